@@ -4,10 +4,15 @@
 // is the single line printed before exiting with status 2.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <variant>
 #include <vector>
 
@@ -113,6 +118,7 @@ struct environment {
     std::optional<std::string> hoplens_data_dir; // $HOPLENS_DATA_DIR
     std::optional<std::string> home;             // $HOME
     unsigned hardware_threads = 1;
+    std::optional<std::string> host_name; // gethostname(); the default --instance-name
 };
 environment environment_from_process();
 
@@ -120,12 +126,32 @@ environment environment_from_process();
 // `--help`, `--version`. Reads the file named by --config (same keys as the flags; flags win).
 command parse_command_line(int argc, const char* const* argv, const environment& env);
 
+// The same, with the arguments after the program name and the config-file read as parameters
+// (tests and the fuzzer feed text without touching the file system). A reader returns the
+// file's text, or the errno-style code that says why it could not.
+using file_reader =
+    std::function<std::variant<std::string, std::error_code>(const std::filesystem::path&)>;
+command parse_arguments(std::span<const std::string> args, const environment& env,
+                        const file_reader& read_file);
+std::variant<std::string, std::error_code> read_whole_file(const std::filesystem::path& path);
+
 // Single-value parsers, exposed for tests and fuzzing. Each returns the value or a message
 // naming what is wrong (without the option name).
 std::variant<listen_spec, std::string> parse_listen(std::string_view text);
 std::variant<host_mapping, std::string> parse_map(std::string_view text);
 std::variant<cidr, std::string> parse_cidr(std::string_view text);
 std::variant<endpoint, std::string> parse_endpoint(std::string_view text);
+// "10s", "500ms", "2m", "1h": a whole number and a unit.
+std::variant<std::chrono::milliseconds, std::string> parse_duration(std::string_view text);
+// "65536", "64KiB", "1MiB", "1GiB" (also kB/MB/GB = powers of 1000).
+std::variant<std::size_t, std::string> parse_size(std::string_view text);
+
+// --passthrough: does the lower-cased host name match the glob ('*' any run of characters,
+// '?' one character)? Case-insensitive.
+bool glob_match(std::string_view pattern, std::string_view host);
+// The text that --help shows for a default and that the example config file uses.
+std::string format_duration(std::chrono::milliseconds value);
+std::string format_size(std::size_t bytes);
 
 bool cidr_contains(const cidr& range, const std::uint8_t* address, std::size_t address_bytes);
 std::string_view to_string(listen_mode mode);

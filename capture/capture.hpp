@@ -1,0 +1,100 @@
+#pragma once
+// capture/: the sans-io core of hoplens's captures. It takes the events of intercepted
+// connections (opened, upstream attached, timestamped byte chunks of both directions, closed)
+// and turns them into bytes for two files: a HAR log (for browser devtools) and a pcapng trace
+// (for Wireshark). It reads no clock, opens no file and starts no thread: proxy/capture_sink
+// does the I/O and feeds a `recorder` from one capture thread.
+//
+// Thread Safety: none; a recorder belongs to one thread.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace hoplens::capture {
+
+using time_point = std::chrono::system_clock::time_point;
+using conn_id = std::uint64_t;
+
+enum class direction : std::uint8_t { client_to_server, server_to_client };
+
+// An IP address as text ("127.0.0.1", "::1"; no brackets, no zone) and a port.
+struct endpoint {
+    std::string address;
+    std::uint16_t port = 0;
+};
+
+// How the upstream connection used by the next exchange was obtained, in microseconds.
+// -1 means the phase did not happen for this exchange (e.g. a pooled connection: all -1).
+// `connect_us` is the TCP connect alone; `ssl_us` the TLS handshake after it (HAR counts ssl
+// inside connect, which the writer does).
+struct connect_timings {
+    std::int64_t blocked_us = -1;
+    std::int64_t dns_us = -1;
+    std::int64_t connect_us = -1;
+    std::int64_t ssl_us = -1;
+};
+
+struct connection_info {
+    conn_id id = 0;
+    endpoint client;
+    endpoint upstream;       // may be empty until upstream_attached (explicit mode)
+    std::string server_name; // SNI, CONNECT authority host or Host; used for URLs
+    std::string scheme;      // "https" or "http"
+    time_point opened_at;
+};
+
+struct recorder_options {
+    std::string creator_version;              // log.creator.version
+    std::size_t body_cap_bytes = 1024 * 1024; // per body, after decoding
+    bool har = true;
+    bool pcapng = true;
+};
+
+// "Write these bytes at this offset": the HAR file is kept valid JSON after every write by
+// overwriting its closing `]}}` with the next entry and a new closing. Writes never shrink
+// the file, so pwrite() without truncation is enough.
+struct file_write {
+    std::uint64_t offset = 0;
+    std::string bytes;
+};
+
+class recorder {
+  public:
+    // `started` stamps log.pages[0]; nothing else reads it.
+    recorder(recorder_options options, time_point started);
+    ~recorder();
+    recorder(const recorder&) = delete;
+    recorder& operator=(const recorder&) = delete;
+
+    // Events of one connection, in the order they happened. Unknown ids are ignored.
+    void opened(const connection_info& info);
+    void upstream_attached(conn_id id, const endpoint& upstream, const connect_timings& t);
+    void chunk(conn_id id, direction dir, time_point at, std::span<const std::byte> bytes);
+    // Some events of this connection were lost (queue full): its exchanges in flight are
+    // recorded as incomplete and its HTTP reassembly stops (bytes cannot be resynchronised).
+    void lost(conn_id id);
+    void closed(conn_id id, time_point at, bool aborted);
+
+    // Output produced since the last call, to be written in order.
+    std::vector<file_write> take_har_writes();
+    std::string take_pcapng_bytes();
+
+    // Start fresh files (SIGHUP, logrotate): the next HAR write is a complete new file at
+    // offset 0 and the next pcapng bytes start with a section header. Connections in flight
+    // continue in the new files.
+    void restart_har(time_point now);
+    void restart_pcapng();
+
+    std::uint64_t exchanges_recorded() const;
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace hoplens::capture

@@ -1,0 +1,331 @@
+#include "capture/http1_reassembler.hpp"
+
+#include <llhttp.h>
+
+#include <strings.h>
+
+namespace hoplens::capture {
+
+std::string_view http_message::header(std::string_view name) const {
+    for (const auto& h : headers) {
+        if (h.name.size() == name.size() &&
+            strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
+            return h.value;
+        }
+    }
+    return {};
+}
+
+// One direction's parser. llhttp reports the end of a head and of a message without a
+// position, so those callbacks pause the parser: llhttp_get_error_pos() then tells where they
+// happened, which gives headersSize and bodySize exactly as they were on the wire.
+struct http1_reassembler::side {
+    enum class pause_reason { none, head_done, message_done };
+
+    llhttp_t parser{};
+    llhttp_settings_t settings{};
+    http1_reassembler* owner = nullptr;
+    direction dir = direction::client_to_server;
+    time_point now;
+    std::uint64_t chunk_base = 0;    // stream offset of the chunk being parsed
+    std::uint64_t message_start = 0; // stream offset of the current message
+    std::uint64_t head_end = 0;
+    pause_reason paused = pause_reason::none;
+    bool finishing = false; // inside llhttp_finish(): callbacks must not pause
+    bool interim = false;   // the message just completed was a 1xx other than 101
+    bool done = false;      // parse error or protocol upgrade: no more HTTP on this side
+    std::string field;
+    std::string value;
+};
+
+struct side_callbacks {
+    using side = http1_reassembler::side;
+
+    static side& of(llhttp_t* p) {
+        return *static_cast<side*>(p->data);
+    }
+    static http_message& msg(llhttp_t* p) {
+        side& s = of(p);
+        return *s.owner->current(s.dir);
+    }
+    static int pause(side& s, side::pause_reason why) {
+        s.paused = why;
+        return s.finishing ? 0 : HPE_PAUSED;
+    }
+
+    static int on_message_begin(llhttp_t* p) {
+        side& s = of(p);
+        http1_reassembler& r = *s.owner;
+        if (s.dir == direction::client_to_server) {
+            r.on_request_begin(s.now);
+            return 0;
+        }
+        if (r.responses_started_ >= r.in_flight_.size()) {
+            r.orphan_ = http_response{};
+        }
+        auto& resp = static_cast<http_response&>(msg(p));
+        if (!resp.started) {
+            resp.started = true;
+            resp.first_byte = s.now;
+        }
+        return 0;
+    }
+    static int on_url(llhttp_t* p, const char* at, std::size_t n) {
+        of(p).owner->in_flight_.back().request.target.append(at, n);
+        return 0;
+    }
+    static int on_status(llhttp_t* p, const char* at, std::size_t n) {
+        static_cast<http_response&>(msg(p)).reason.append(at, n);
+        return 0;
+    }
+    static int on_header_field(llhttp_t* p, const char* at, std::size_t n) {
+        of(p).field.append(at, n);
+        return 0;
+    }
+    static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {
+        of(p).value.append(at, n);
+        return 0;
+    }
+    static int on_header_value_complete(llhttp_t* p) {
+        side& s = of(p);
+        msg(p).headers.push_back({std::move(s.field), std::move(s.value)});
+        s.field.clear();
+        s.value.clear();
+        return 0;
+    }
+    static int on_headers_complete(llhttp_t* p) {
+        side& s = of(p);
+        http_message& m = msg(p);
+        m.version = "HTTP/" + std::to_string(p->http_major) + "." + std::to_string(p->http_minor);
+        m.head_complete = true;
+        m.body.emplace(m.header("content-encoding"), s.owner->body_cap_bytes_);
+        if (s.dir == direction::client_to_server) {
+            static_cast<http_request&>(m).method =
+                llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+        } else {
+            static_cast<http_response&>(m).status = p->status_code;
+            http1_reassembler& r = *s.owner;
+            // RFC 9110 6.4.1: a response to HEAD, a 1xx, 204 or 304 has no body whatever its
+            // framing headers say (llhttp would read a 304's Content-Length as a body).
+            const int status = p->status_code;
+            const bool head = r.responses_started_ < r.in_flight_.size() &&
+                              r.in_flight_[r.responses_started_].request.method == "HEAD";
+            if (head || (status >= 100 && status < 200 && status != 101) || status == 204 ||
+                status == 304) {
+                p->flags |= F_SKIPBODY;
+            }
+        }
+        return pause(s, side::pause_reason::head_done);
+    }
+    static int on_body(llhttp_t* p, const char* at, std::size_t n) {
+        msg(p).body->feed({at, n});
+        return 0;
+    }
+    static int on_message_complete(llhttp_t* p) {
+        side& s = of(p);
+        http_message& m = msg(p);
+        m.complete = true;
+        m.last_byte = s.now;
+        s.interim = s.dir == direction::server_to_client && p->status_code >= 100 &&
+                    p->status_code < 200 && p->status_code != 101;
+        return pause(s, side::pause_reason::message_done);
+    }
+
+    static void init(side& s, llhttp_type_t type) {
+        using cb = side_callbacks;
+        llhttp_settings_init(&s.settings);
+        s.settings.on_message_begin = cb::on_message_begin;
+        s.settings.on_url = cb::on_url;
+        s.settings.on_status = cb::on_status;
+        s.settings.on_header_field = cb::on_header_field;
+        s.settings.on_header_value = cb::on_header_value;
+        s.settings.on_header_value_complete = cb::on_header_value_complete;
+        s.settings.on_headers_complete = cb::on_headers_complete;
+        s.settings.on_body = cb::on_body;
+        s.settings.on_message_complete = cb::on_message_complete;
+        llhttp_init(&s.parser, type, &s.settings);
+        s.parser.data = &s;
+    }
+};
+
+http1_reassembler::http1_reassembler(const connection_info& info, std::size_t body_cap_bytes)
+    : info_(info), body_cap_bytes_(body_cap_bytes), upstream_(info.upstream),
+      request_side_(std::make_unique<side>()), response_side_(std::make_unique<side>()) {
+    for (auto* s : {request_side_.get(), response_side_.get()}) {
+        s->owner = this;
+    }
+    request_side_->dir = direction::client_to_server;
+    response_side_->dir = direction::server_to_client;
+    side_callbacks::init(*request_side_, HTTP_REQUEST);
+    side_callbacks::init(*response_side_, HTTP_RESPONSE);
+}
+
+http1_reassembler::~http1_reassembler() = default;
+
+void http1_reassembler::attach(const endpoint& upstream, const connect_timings& timings) {
+    upstream_ = upstream;
+    fresh_timings_ = timings;
+}
+
+void http1_reassembler::on_request_begin(time_point at) {
+    exchange& x = in_flight_.emplace_back();
+    x.connection = info_.id;
+    x.scheme = info_.scheme;
+    x.server_name = info_.server_name;
+    x.server = upstream_;
+    x.timings = fresh_timings_;
+    fresh_timings_ = connect_timings{};
+    x.request.first_byte = at;
+}
+
+http_message* http1_reassembler::current(direction dir) {
+    if (dir == direction::client_to_server) {
+        return &in_flight_.back().request;
+    }
+    if (responses_started_ < in_flight_.size()) {
+        return &in_flight_[responses_started_].response;
+    }
+    return &orphan_;
+}
+
+void http1_reassembler::settle() {
+    while (!in_flight_.empty() && in_flight_.front().request.complete &&
+           in_flight_.front().response.complete) {
+        exchange& x = in_flight_.front();
+        x.ended = x.response.last_byte;
+        finished_.push_back(std::move(x));
+        in_flight_.pop_front();
+        if (responses_started_ > 0) {
+            --responses_started_;
+        }
+    }
+}
+
+namespace {
+
+// Bookkeeping after a head or a message ended at stream offset `at_offset`.
+template <typename Side, typename Current, typename Advance>
+void after_pause(Side& s, std::uint64_t at_offset, Current&& current, Advance&& advance) {
+    http_message* m = current();
+    if (s.paused == Side::pause_reason::head_done) {
+        m->head_bytes = at_offset - s.message_start;
+        s.head_end = at_offset;
+    } else if (s.paused == Side::pause_reason::message_done) {
+        m->body_wire_bytes = m->head_complete ? at_offset - s.head_end : 0;
+        s.message_start = at_offset;
+        advance(m);
+    }
+    s.paused = Side::pause_reason::none;
+}
+
+} // namespace
+
+void http1_reassembler::feed(direction dir, time_point at, std::string_view bytes) {
+    side& s = dir == direction::client_to_server ? *request_side_ : *response_side_;
+    if (stopped_ || s.done) {
+        return;
+    }
+    s.now = at;
+    const char* p = bytes.data();
+    std::size_t left = bytes.size();
+    auto advance = [&](http_message* m) {
+        if (dir == direction::server_to_client) {
+            if (s.interim) {
+                // Interim 1xx (RFC 9110 15.2): the final response follows on the same exchange.
+                auto& resp = static_cast<http_response&>(*m);
+                const time_point first = resp.first_byte;
+                resp = http_response{};
+                resp.started = true;
+                resp.first_byte = first;
+                s.interim = false;
+            } else if (responses_started_ < in_flight_.size()) {
+                ++responses_started_;
+            }
+        }
+        settle();
+    };
+    // After a pause the parser is run again even with no bytes left: the steps that follow
+    // the end of a head (a message with no body completes there) consume no input.
+    bool resumed = false;
+    while (left > 0 || resumed) {
+        resumed = false;
+        const llhttp_errno_t rc = llhttp_execute(&s.parser, p, left);
+        if (rc == HPE_OK) {
+            break;
+        }
+        const char* pos = llhttp_get_error_pos(&s.parser);
+        const auto used = static_cast<std::size_t>(pos - p);
+        if (rc == HPE_PAUSED) {
+            llhttp_resume(&s.parser);
+            after_pause(
+                s, s.chunk_base + static_cast<std::uint64_t>(pos - bytes.data()),
+                [&] { return current(dir); }, advance);
+            p = pos;
+            left -= used;
+            resumed = true;
+            continue;
+        }
+        if (rc == HPE_PAUSED_UPGRADE) {
+            s.done = true; // what follows is another protocol (RFC 9110 7.8)
+            break;
+        }
+        s.chunk_base += bytes.size();
+        stop_parsing(at, std::string("HTTP/1 parse error: ") + llhttp_get_error_reason(&s.parser));
+        return;
+    }
+    s.chunk_base += bytes.size();
+}
+
+void http1_reassembler::stop_parsing(time_point at, const std::string& why) {
+    stopped_ = true;
+    for (exchange& x : in_flight_) {
+        x.ended = at;
+        if (x.problem.empty()) {
+            x.problem = why;
+        }
+        finished_.push_back(std::move(x));
+    }
+    in_flight_.clear();
+    responses_started_ = 0;
+}
+
+void http1_reassembler::abandon(time_point at, std::string why) {
+    if (!stopped_) {
+        stop_parsing(at, why);
+    }
+}
+
+void http1_reassembler::close(time_point at, bool aborted) {
+    if (stopped_) {
+        return;
+    }
+    side& s = *response_side_;
+    if (!s.done && !in_flight_.empty()) {
+        // A response delimited by the end of the connection (RFC 9112 6.3 item 8) ends here.
+        s.finishing = true;
+        s.now = at;
+        if (llhttp_finish(&s.parser) == HPE_OK && s.paused != side::pause_reason::none) {
+            after_pause(
+                s, s.chunk_base, [&] { return current(direction::server_to_client); },
+                [&](http_message*) {
+                    ++responses_started_;
+                    settle();
+                });
+        }
+    }
+    const std::string how = aborted ? "connection aborted" : "connection closed";
+    for (exchange& x : in_flight_) {
+        x.problem = how + (!x.request.complete   ? " before the request ended"
+                           : !x.response.started ? " before a response"
+                                                 : " before the response ended");
+    }
+    stop_parsing(at, {});
+}
+
+std::vector<exchange> http1_reassembler::take_finished() {
+    std::vector<exchange> out;
+    out.swap(finished_);
+    return out;
+}
+
+} // namespace hoplens::capture

@@ -1,0 +1,96 @@
+#include "capture/pcapng.hpp"
+
+namespace hoplens::capture {
+
+namespace {
+
+constexpr std::uint32_t shb_type = 0x0A0D0D0A;
+constexpr std::uint32_t idb_type = 0x00000001;
+constexpr std::uint32_t epb_type = 0x00000006;
+constexpr std::uint16_t linktype_raw = 101;
+constexpr std::uint16_t opt_endofopt = 0;
+constexpr std::uint16_t opt_comment = 1;
+constexpr std::uint16_t shb_userappl = 4;
+
+void put16(std::string& out, std::uint16_t v) {
+    out += char(v & 0xFF);
+    out += char(v >> 8);
+}
+
+void put32(std::string& out, std::uint32_t v) {
+    put16(out, std::uint16_t(v & 0xFFFF));
+    put16(out, std::uint16_t(v >> 16));
+}
+
+void pad4(std::string& out) {
+    while (out.size() % 4 != 0) {
+        out += '\0';
+    }
+}
+
+void put_option(std::string& body, std::uint16_t code, std::string_view value) {
+    put16(body, code);
+    put16(body, std::uint16_t(value.size()));
+    body.append(value);
+    pad4(body);
+}
+
+// type, total length, body, total length again: every block is framed the same way.
+void put_block(std::string& out, std::uint32_t type, const std::string& body) {
+    const auto total = std::uint32_t(12 + body.size());
+    put32(out, type);
+    put32(out, total);
+    out += body;
+    put32(out, total);
+}
+
+} // namespace
+
+std::string pcapng_file_header(std::string_view application) {
+    std::string shb;
+    put32(shb, 0x1A2B3C4D); // byte-order magic
+    put16(shb, 1);          // version 1.0
+    put16(shb, 0);
+    put32(shb, 0xFFFFFFFF); // section length unknown: the file is written as it grows
+    put32(shb, 0xFFFFFFFF);
+    put_option(shb, shb_userappl, application.substr(0, 0xFFFF));
+    put32(shb, opt_endofopt);
+
+    std::string idb;
+    put16(idb, linktype_raw);
+    put16(idb, 0);
+    put32(idb, 0); // no snap length limit
+
+    std::string out;
+    put_block(out, shb_type, shb);
+    put_block(out, idb_type, idb);
+    return out;
+}
+
+void append_pcapng_packet(std::string& out, time_point at, std::span<const std::uint8_t> packet,
+                          std::string_view comment) {
+    const auto us = std::uint64_t(
+        std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count());
+    std::string options;
+    if (!comment.empty()) {
+        put_option(options, opt_comment, comment.substr(0, 0xFFFF));
+        put32(options, opt_endofopt);
+    }
+    const std::size_t padded = (packet.size() + 3) / 4 * 4;
+    const auto total = std::uint32_t(32 + padded + options.size());
+    // Written in place: this runs once per synthesized packet.
+    out.reserve(out.size() + total);
+    put32(out, epb_type);
+    put32(out, total);
+    put32(out, 0); // interface 0
+    put32(out, std::uint32_t(us >> 32));
+    put32(out, std::uint32_t(us & 0xFFFFFFFF));
+    put32(out, std::uint32_t(packet.size()));
+    put32(out, std::uint32_t(packet.size()));
+    out.append(reinterpret_cast<const char*>(packet.data()), packet.size());
+    out.append(padded - packet.size(), '\0');
+    out += options;
+    put32(out, total);
+}
+
+} // namespace hoplens::capture

@@ -1,0 +1,54 @@
+#pragma once
+// One intercepted connection as a synthesized TCP conversation (RFC 9293) carrying the
+// decrypted bytes, written as pcapng packets: a three-way handshake, data segments whose
+// sequence numbers advance by exactly their payload, an ACK from the receiver after each
+// chunk, and a FIN exchange at the end, all with valid IPv4/IPv6 and TCP checksums, so that
+// Wireshark's sequence analysis finds nothing to flag.
+
+#include "capture/capture.hpp"
+
+#include <array>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace hoplens::capture {
+
+class tcp_conversation {
+  public:
+    // Addresses as text; an address family mismatch is bridged with IPv4-mapped IPv6.
+    // An address that does not parse is replaced by a documentation address (RFC 5737/3849).
+    tcp_conversation(const endpoint& client, const endpoint& server, std::uint32_t client_isn,
+                     std::uint32_t server_isn);
+
+    // Appends pcapng EPBs to `out`. The SYN carries `comment` (say, the server name).
+    void open(time_point at, std::string& out, std::string_view comment);
+    void data(direction dir, time_point at, std::span<const std::byte> bytes, std::string& out);
+    void close(time_point at, std::string& out);
+
+    static constexpr std::size_t max_segment_payload = 16 * 1024;
+
+  private:
+    struct peer {
+        std::array<std::uint8_t, 16> addr{};
+        std::uint16_t port = 0;
+        std::uint32_t next_seq = 0; // next sequence number this side sends
+        std::uint32_t acked = 0;    // last ack number this side sent
+        std::uint16_t ip_id = 0;
+    };
+    enum flag : std::uint8_t { fin = 0x01, syn = 0x02, psh = 0x08, ack = 0x10 };
+
+    void segment(peer& from, peer& to, std::uint8_t flags, time_point at,
+                 std::span<const std::uint8_t> payload, std::string& out,
+                 std::string_view comment = {});
+    void ack_from(peer& receiver, peer& sender, time_point at, std::string& out);
+
+    bool v6_ = false;
+    bool open_ = false;
+    bool closed_ = false;
+    peer client_;
+    peer server_;
+    std::string packet_; // reused scratch buffer
+};
+
+} // namespace hoplens::capture

@@ -1,0 +1,137 @@
+#include "capture/text_codec.hpp"
+
+#include <array>
+#include <cstdio>
+
+namespace hoplens::capture {
+
+std::string base64_encode(std::string_view bytes) {
+    static constexpr char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((bytes.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 3 <= bytes.size(); i += 3) {
+        const auto n = (std::uint32_t(std::uint8_t(bytes[i])) << 16) |
+                       (std::uint32_t(std::uint8_t(bytes[i + 1])) << 8) |
+                       std::uint32_t(std::uint8_t(bytes[i + 2]));
+        out += alphabet[(n >> 18) & 63];
+        out += alphabet[(n >> 12) & 63];
+        out += alphabet[(n >> 6) & 63];
+        out += alphabet[n & 63];
+    }
+    const std::size_t rest = bytes.size() - i;
+    if (rest > 0) {
+        std::uint32_t n = std::uint32_t(std::uint8_t(bytes[i])) << 16;
+        if (rest == 2) {
+            n |= std::uint32_t(std::uint8_t(bytes[i + 1])) << 8;
+        }
+        out += alphabet[(n >> 18) & 63];
+        out += alphabet[(n >> 12) & 63];
+        out += rest == 2 ? alphabet[(n >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+namespace {
+
+// Length of the UTF-8 sequence starting at s[i] if it is well-formed, else 0.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+    const auto b0 = std::uint8_t(s[i]);
+    if (b0 < 0x80) {
+        return 1;
+    }
+    std::size_t len = 0;
+    std::uint8_t lo = 0x80;
+    std::uint8_t hi = 0xBF;
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        len = 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        len = 3;
+        lo = b0 == 0xE0 ? 0xA0 : 0x80; // no overlongs
+        hi = b0 == 0xED ? 0x9F : 0xBF; // no surrogates
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        len = 4;
+        lo = b0 == 0xF0 ? 0x90 : 0x80;
+        hi = b0 == 0xF4 ? 0x8F : 0xBF; // <= U+10FFFF
+    } else {
+        return 0;
+    }
+    if (i + len > s.size()) {
+        return 0;
+    }
+    const auto b1 = std::uint8_t(s[i + 1]);
+    if (b1 < lo || b1 > hi) {
+        return 0;
+    }
+    for (std::size_t k = 2; k < len; ++k) {
+        const auto b = std::uint8_t(s[i + k]);
+        if (b < 0x80 || b > 0xBF) {
+            return 0;
+        }
+    }
+    return len;
+}
+
+} // namespace
+
+bool is_valid_utf8(std::string_view bytes) {
+    for (std::size_t i = 0; i < bytes.size();) {
+        const std::size_t len = utf8_sequence_length(bytes, i);
+        if (len == 0) {
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+std::string iso8601_utc_ms(time_point t) {
+    using namespace std::chrono;
+    const auto ms = time_point_cast<milliseconds>(t);
+    const auto day = floor<days>(ms);
+    const year_month_day ymd{day};
+    const hh_mm_ss<milliseconds> tod{ms - day};
+    std::array<char, 40> buf{};
+    std::snprintf(buf.data(), buf.size(), "%04d-%02u-%02uT%02d:%02d:%02d.%03d+00:00",
+                  int(ymd.year()), unsigned(ymd.month()), unsigned(ymd.day()),
+                  int(tod.hours().count()), int(tod.minutes().count()), int(tod.seconds().count()),
+                  int(tod.subseconds().count()));
+    return buf.data();
+}
+
+namespace {
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+} // namespace
+
+std::string percent_decode(std::string_view s, bool plus_is_space) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size()) {
+            const int hi = hex_value(s[i + 1]);
+            const int lo = hex_value(s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out += char(hi * 16 + lo);
+                i += 2;
+                continue;
+            }
+        }
+        out += (plus_is_space && s[i] == '+') ? ' ' : s[i];
+    }
+    return out;
+}
+
+} // namespace hoplens::capture

@@ -1,0 +1,25 @@
+#pragma once
+// Small text conversions the HAR writer needs: base64, UTF-8 validation, ISO 8601 stamps,
+// percent-decoding. Pure functions.
+
+#include "capture/capture.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace hoplens::capture {
+
+std::string base64_encode(std::string_view bytes);
+
+// True if `bytes` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+bool is_valid_utf8(std::string_view bytes);
+
+// "2024-05-01T12:34:56.789+00:00": UTC with milliseconds and an explicit offset, the form
+// HAR's startedDateTime and Chrome's importer accept.
+std::string iso8601_utc_ms(time_point t);
+
+// application/x-www-form-urlencoded decoding (RFC 3986 %XX, '+' as space when `plus_is_space`).
+// Malformed escapes are kept as written.
+std::string percent_decode(std::string_view s, bool plus_is_space);
+
+} // namespace hoplens::capture

@@ -1,0 +1,117 @@
+#pragma once
+// An incremental HTTP/1 message parser over llhttp, pure (no I/O). The relay feeds it the
+// bytes it reads and forwards them only after the parser accepted them, so that a malformed
+// or smuggling-shaped message is never passed on.
+//
+// The parser stops at two points of each message: when the head is complete (so the relay
+// can rewrite the head before forwarding it) and when the message is complete (so bytes of a
+// pipelined next message are not mistaken for this one's body).
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hoplens::proxy {
+
+struct header_field {
+    std::string name;
+    std::string value;
+};
+
+struct message_head {
+    // Requests
+    std::string method;
+    std::string target; // request-target as sent (origin, absolute or authority form)
+    // Responses
+    int status = 0;
+    std::string reason;
+
+    int version_major = 1;
+    int version_minor = 1;
+    std::vector<header_field> headers;
+    std::size_t wire_size = 0; // bytes of the head on the wire, CRLFs included
+
+    // First value of a header (case-insensitive name), empty when absent.
+    std::string_view find(std::string_view name) const;
+};
+
+enum class parse_status {
+    need_more,     // every byte consumed; the message is not complete
+    head_complete, // head() is ready; bytes after it are body or the next message
+    message_complete,
+    bad_message,   // malformed, smuggling-shaped (CL+TE, differing CLs), or a bad chunk
+    head_too_large,
+};
+
+struct parse_step {
+    parse_status status;
+    std::size_t consumed; // bytes of the input accepted before stopping
+};
+
+enum class message_kind { request, response };
+
+class http1_parser {
+  public:
+    http1_parser(message_kind kind, std::size_t max_head_bytes);
+    ~http1_parser();
+    http1_parser(const http1_parser&) = delete;
+    http1_parser& operator=(const http1_parser&) = delete;
+
+    // Accepts bytes after the last stop; returns at the next stop or when all are consumed.
+    parse_step feed(std::string_view bytes);
+    // The connection closed: a body delimited by the close is complete, anything else is cut.
+    parse_status finish();
+    // Prepares for the next message on the same connection.
+    void reset();
+
+    const message_head& head() const {
+        return head_;
+    }
+    // For a response: the request was HEAD (or the response is to CONNECT), so no body follows
+    // whatever the headers say (RFC 9112 §6.3). Call before feeding the response.
+    void expect_no_body() {
+        no_body_ = true;
+    }
+    bool keep_alive() const;
+    bool chunked() const;
+    // The body ends when the connection closes (a response without length, RFC 9112 §6.3 p8).
+    bool body_until_close() const;
+    // Message was complete at a stop; the body is fully consumed.
+    bool complete() const {
+        return complete_;
+    }
+    std::string_view error_reason() const {
+        return error_;
+    }
+
+    struct state; // llhttp glue, private to the .cpp
+
+  private:
+    std::unique_ptr<state> st_;
+    message_head head_;
+    std::size_t max_head_bytes_;
+    bool no_body_ = false;
+    bool complete_ = false;
+    std::string error_;
+    friend struct state;
+};
+
+// Serializes a head for the next hop (RFC 9110 §7.6.1): hop-by-hop fields (Connection, the
+// fields it names, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization)
+// are dropped; everything else is kept in order and spelling. `target` replaces the request
+// target (absolute-form to origin-form); `close` adds `Connection: close`.
+std::string serialize_request_head(const message_head& head, std::string_view target, bool close);
+std::string serialize_response_head(const message_head& head, bool close);
+
+} // namespace hoplens::proxy
+
+namespace hoplens::proxy {
+
+// A complete response that hoplens itself sends (4xx/5xx): a one-line plain-text reason
+// as the body, and `Connection: close`, since after an error the framing of the client's
+// stream can no longer be trusted.
+std::string make_error_response(int status, std::string_view reason);
+
+} // namespace hoplens::proxy

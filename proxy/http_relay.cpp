@@ -1,0 +1,381 @@
+#include "proxy/http_relay.hpp"
+
+#include "proxy/access_log.hpp"
+#include "proxy/http1_parser.hpp"
+#include "proxy/read_buffer.hpp"
+#include "proxy/services.hpp"
+#include "proxy/tap.hpp"
+
+#include <boost/beast/core/error.hpp>
+#include <spdlog/spdlog.h>
+
+namespace hoplens::proxy {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+using wall = std::chrono::system_clock;
+
+net::awaitable<error_code> read_more(byte_stream& from, read_buffer& buf,
+                                     std::chrono::milliseconds timeout) {
+    from.expires_after(timeout);
+    auto [data, size] = buf.space();
+    auto [ec, n] = co_await from.read_some(net::mutable_buffer(data, size));
+    buf.commit(n);
+    co_return ec;
+}
+
+// How reading a head ended, beyond "the parser has it".
+enum class head_outcome { ok, closed_before_any_byte, closed, timeout, bad, too_large };
+
+net::awaitable<head_outcome> read_head(byte_stream& from, read_buffer& buf, http1_parser& parser,
+                                       std::chrono::milliseconds timeout) {
+    bool any = !buf.empty();
+    for (;;) {
+        if (!buf.empty()) {
+            const auto step = parser.feed(buf.pending());
+            buf.consume(step.consumed);
+            switch (step.status) {
+            case parse_status::head_complete:
+                co_return head_outcome::ok;
+            case parse_status::bad_message:
+                co_return head_outcome::bad;
+            case parse_status::head_too_large:
+                co_return head_outcome::too_large;
+            case parse_status::message_complete: // only after a head; cannot happen first
+            case parse_status::need_more:
+                break;
+            }
+        }
+        const error_code ec = co_await read_more(from, buf, timeout);
+        if (ec == beast::error::timeout) {
+            co_return head_outcome::timeout;
+        }
+        if (ec) {
+            co_return any ? head_outcome::closed : head_outcome::closed_before_any_byte;
+        }
+        any = true;
+    }
+}
+
+// One leg's bytes forwarded to the other leg, then shown to the capture.
+struct forwarder {
+    services& svc;
+    std::uint64_t id;
+
+    net::awaitable<error_code> operator()(byte_stream& to, std::string_view bytes, flow direction) {
+        to.expires_after(svc.options.timeout.idle);
+        const error_code ec = co_await to.write_all(net::const_buffer(bytes.data(), bytes.size()));
+        if (!ec && svc.capture.enabled()) {
+            svc.capture.chunk(id, direction, wall::now(), bytes);
+        }
+        co_return ec;
+    }
+};
+
+// Streams the rest of a message whose head has been parsed: feed, then forward what the
+// parser accepted. Returns false when the message could not be completed (the reason is in
+// `error`); `bytes` counts the body bytes forwarded.
+net::awaitable<bool> stream_body(byte_stream& from, read_buffer& buf, http1_parser& parser,
+                                 byte_stream& to, forwarder& forward, flow direction,
+                                 std::chrono::milliseconds timeout, std::uint64_t& bytes,
+                                 std::string& error) {
+    for (;;) {
+        const auto step = parser.feed(buf.pending());
+        if (step.status == parse_status::bad_message) {
+            error = std::string(parser.error_reason());
+            co_return false;
+        }
+        if (step.consumed > 0) {
+            if (co_await forward(to, buf.pending().substr(0, step.consumed), direction)) {
+                error = "peer stopped reading";
+                co_return false;
+            }
+            bytes += step.consumed;
+            buf.consume(step.consumed);
+        }
+        if (step.status == parse_status::message_complete) {
+            co_return true;
+        }
+        const error_code ec = co_await read_more(from, buf, timeout);
+        if (ec) {
+            if (!is_clean_close(ec) && ec != beast::error::timeout) {
+                error = ec.message();
+                co_return false;
+            }
+            if (ec != beast::error::timeout && parser.finish() == parse_status::message_complete) {
+                co_return true;
+            }
+            error = ec == beast::error::timeout ? "timed out in the middle of a body"
+                                                : "connection closed in the middle of a body";
+            co_return false;
+        }
+    }
+}
+
+// Where this request goes, and the request-target to send there.
+struct routed {
+    upstream_target target;
+    std::string origin_form;
+};
+
+std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why) {
+    if (client.fixed_target) {
+        if (auto abs = parse_absolute_form(head.target)) {
+            return routed{*client.fixed_target, abs->origin_form};
+        }
+        return routed{*client.fixed_target, head.target};
+    }
+    if (client.mode == conf::listen_mode::explicit_proxy) {
+        auto abs = parse_absolute_form(head.target);
+        if (!abs) {
+            why = "a proxy request needs an absolute URL (http://host/path), got '" + head.target + "'";
+            return std::nullopt;
+        }
+        return routed{upstream_target{abs->authority, abs->tls}, abs->origin_form};
+    }
+    // http mode: the Host header names the origin (RFC 9112 §3.2).
+    auto host = parse_authority(head.find("host"), 80);
+    if (!host) {
+        why = "missing or malformed Host header";
+        return std::nullopt;
+    }
+    if (auto abs = parse_absolute_form(head.target)) {
+        return routed{upstream_target{abs->authority, false}, abs->origin_form};
+    }
+    return routed{upstream_target{*host, false}, head.target};
+}
+
+// Counts the exchange as in flight for as long as it is in scope (a graceful stop waits).
+struct in_flight_exchange {
+    explicit in_flight_exchange(std::atomic<std::uint64_t>& n) : count(n) {
+        count.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~in_flight_exchange() {
+        count.fetch_sub(1, std::memory_order_relaxed);
+    }
+    std::atomic<std::uint64_t>& count;
+};
+
+std::string peer_text(const tcp::endpoint& ep) {
+    return authority_text(host_port{ep.address().to_string(), ep.port()});
+}
+
+} // namespace
+
+net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_leg& client) {
+    const auto& opt = svc.options;
+    byte_stream& down = *client.stream;
+    read_buffer cbuf;
+    read_buffer ubuf;
+    http1_parser request(message_kind::request, opt.max_header_bytes);
+    http1_parser response(message_kind::response, opt.max_header_bytes);
+    forwarder forward{svc, client.id};
+    std::optional<upstream_connection> up;
+    upstream_target up_target;
+    const std::string client_text = peer_text(client.peer);
+
+    auto fail = [&](int status, const std::string& reason) -> net::awaitable<relay_end> {
+        spdlog::info("conn {} {}: {} {}", client.id, client_text, status, reason);
+        const auto body = make_error_response(status, reason);
+        down.expires_after(std::chrono::seconds(5));
+        co_await down.write_all(net::buffer(body));
+        co_await down.shutdown();
+        co_return relay_end{};
+    };
+
+    for (;;) {
+        if (cbuf.empty()) {
+            // Idle between requests: hand the upstream connection to others and hold no buffer.
+            if (up) {
+                pool.release(up_target, std::move(*up));
+                up.reset();
+            }
+            cbuf.release_if_empty();
+            ubuf.release_if_empty();
+            if (co_await down.wait_readable(opt.timeout.idle)) {
+                co_return relay_end{};
+            }
+        }
+        request.reset();
+        switch (co_await read_head(down, cbuf, request, opt.timeout.request_head)) {
+        case head_outcome::ok:
+            break;
+        case head_outcome::closed_before_any_byte:
+            co_return relay_end{};
+        case head_outcome::closed:
+            co_return relay_end{};
+        case head_outcome::timeout:
+            diag::add(svc.counters.client_timeouts_total);
+            co_return co_await fail(408, "request head not received within " +
+                                             std::to_string(opt.timeout.request_head.count()) + " ms");
+        case head_outcome::bad:
+            diag::add(svc.counters.bad_requests_total);
+            co_return co_await fail(400, "malformed request: " + std::string(request.error_reason()));
+        case head_outcome::too_large:
+            diag::add(svc.counters.headers_too_large_total);
+            co_return co_await fail(431, std::string(request.error_reason()));
+        }
+        const message_head& head = request.head();
+        diag::add(svc.counters.requests_total);
+        in_flight_exchange in_flight(svc.exchanges_in_flight);
+        if (head.method == "CONNECT") {
+            if (client.mode != conf::listen_mode::explicit_proxy || client.fixed_target) {
+                diag::add(svc.counters.bad_requests_total);
+                co_return co_await fail(400, "CONNECT is only accepted by an explicit listener");
+            }
+            co_return relay_end{head.target};
+        }
+        std::string why;
+        auto where = route(client, head, why);
+        if (!where) {
+            diag::add(svc.counters.bad_requests_total);
+            co_return co_await fail(400, why);
+        }
+        const bool client_wants_close = !request.keep_alive();
+        const std::string head_out = serialize_request_head(head, where->origin_form, false);
+        const bool expects_continue = head.find("expect") == "100-continue" && !request.complete();
+
+        // Sends the head on a pooled connection if possible; an origin that closed a pooled
+        // connection meanwhile is retried once on a new one, before any body byte was sent.
+        std::uint64_t request_bytes = 0;
+        steady::time_point sent_at;
+        for (int attempt = 0;; ++attempt) {
+            if (up && !(up_target.key() == where->target.key()) ) {
+                pool.release(up_target, std::move(*up));
+                up.reset();
+            }
+            if (!up) {
+                auto got = co_await pool.acquire(where->target, attempt == 0);
+                if (auto* failure = std::get_if<upstream_failure>(&got)) {
+                    diag::add(svc.counters.upstream_errors_total);
+                    co_return co_await fail(failure->status, failure->reason);
+                }
+                up = std::move(std::get<upstream_connection>(got));
+                up_target = where->target;
+                if (svc.capture.enabled()) {
+                    const auto& t = up->timings;
+                    svc.capture.upstream_attached(client.id, up->remote.address().to_string(),
+                                                  up->remote.port(), t.dns_us, t.connect_us, t.ssl_us,
+                                                  wall::now());
+                }
+            }
+            const error_code ec = co_await forward(*up->stream, head_out, flow::client_to_server);
+            if (!ec) {
+                break;
+            }
+            const bool retry = up->reused && attempt == 0;
+            up.reset();
+            if (!retry) {
+                diag::add(svc.counters.upstream_errors_total);
+                co_return co_await fail(502, "upstream " + where->target.key() +
+                                                 " closed the connection: " + ec.message());
+            }
+        }
+        request_bytes += head_out.size();
+
+        response.reset();
+        if (head.method == "HEAD") {
+            response.expect_no_body();
+        }
+        std::string error;
+        bool interim_seen = false;
+        auto read_response_head = [&]() -> net::awaitable<head_outcome> {
+            for (;;) {
+                const auto outcome =
+                    co_await read_head(*up->stream, ubuf, response, opt.timeout.upstream_response);
+                if (outcome != head_outcome::ok || response.head().status >= 200 ||
+                    response.head().status == 101) {
+                    co_return outcome;
+                }
+                // 1xx interim responses (100 Continue, 103 Early Hints) go to the client as is.
+                const auto interim = serialize_response_head(response.head(), false);
+                if (co_await forward(down, interim, flow::server_to_client)) {
+                    co_return head_outcome::closed;
+                }
+                interim_seen = true;
+                const bool head_only = head.method == "HEAD";
+                response.reset();
+                if (head_only) {
+                    response.expect_no_body();
+                }
+            }
+        };
+
+        if (expects_continue) {
+            // RFC 9110 §10.1.1: the client waits for 100 Continue before sending the body.
+            const auto outcome = co_await read_response_head();
+            if (outcome != head_outcome::ok) {
+                diag::add(svc.counters.upstream_errors_total);
+                up.reset();
+                co_return co_await fail(outcome == head_outcome::timeout ? 504 : 502,
+                                        "upstream " + where->target.key() + " did not answer");
+            }
+        }
+        if (!request.complete() && (!expects_continue || interim_seen)) {
+            if (!co_await stream_body(down, cbuf, request, *up->stream, forward,
+                                      flow::client_to_server, opt.timeout.idle, request_bytes, error)) {
+                up.reset();
+                if (request.error_reason().empty()) {
+                    spdlog::info("conn {} {}: request body: {}", client.id, client_text, error);
+                    co_return relay_end{};
+                }
+                diag::add(svc.counters.bad_requests_total);
+                co_return co_await fail(400, "malformed request body: " + error);
+            }
+        }
+        sent_at = steady::now();
+        if (!expects_continue || interim_seen) {
+            const auto outcome = co_await read_response_head();
+            if (outcome != head_outcome::ok) {
+                diag::add(svc.counters.upstream_errors_total);
+                up.reset();
+                if (outcome == head_outcome::timeout) {
+                    diag::add(svc.counters.upstream_timeouts_total);
+                    co_return co_await fail(504, "upstream " + where->target.key() +
+                                                     " sent no response within " +
+                                                     std::to_string(opt.timeout.upstream_response.count()) +
+                                                     " ms");
+                }
+                co_return co_await fail(502, "upstream " + where->target.key() +
+                                                 (outcome == head_outcome::bad
+                                                      ? " sent a malformed response: " +
+                                                            std::string(response.error_reason())
+                                                      : " closed the connection without a response"));
+            }
+        }
+        const double upstream_ms =
+            std::chrono::duration<double, std::milli>(steady::now() - sent_at).count();
+        const bool until_close = response.body_until_close();
+        const bool close_client = client_wants_close || until_close || !request.complete();
+        const std::string response_head = serialize_response_head(response.head(), close_client);
+        std::uint64_t response_bytes = response_head.size();
+        bool response_ok = !co_await forward(down, response_head, flow::server_to_client);
+        if (response_ok && !response.complete()) {
+            response_ok = co_await stream_body(*up->stream, ubuf, response, down, forward,
+                                               flow::server_to_client, opt.timeout.idle,
+                                               response_bytes, error);
+        }
+        if (svc.access.enabled()) {
+            svc.access.write(exchange_record{client_text, head.method,
+                                             where->target.key() + where->origin_form,
+                                             response.head().status, request_bytes, response_bytes,
+                                             upstream_ms});
+        }
+        if (!response_ok) {
+            spdlog::info("conn {} {}: response from {}: {}", client.id, client_text,
+                         where->target.key(), error);
+            up.reset();
+            co_return relay_end{}; // the client sees the cut: never a made-up end of body
+        }
+        if (!response.keep_alive() || until_close) {
+            up.reset();
+        }
+        if (close_client) {
+            co_await down.shutdown();
+            co_return relay_end{};
+        }
+    }
+}
+
+} // namespace hoplens::proxy

@@ -1,0 +1,161 @@
+#include "proxy/run.hpp"
+
+#include "certs/certs.hpp"
+#include "diag/diag.hpp"
+#include "proxy/access_log.hpp"
+#include "proxy/ca_command.hpp"
+#include "proxy/ca_store.hpp"
+#include "proxy/leaf_key_pool_filler.hpp"
+#include "proxy/listeners.hpp"
+#include "proxy/services.hpp"
+#include "proxy/session.hpp"
+#include "proxy/tap.hpp"
+#include "proxy/upstream.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <thread>
+
+namespace hoplens::proxy {
+
+namespace {
+
+std::optional<spdlog::level::level_enum> log_level(const std::string& name) {
+    const auto level = spdlog::level::from_str(name);
+    if (level == spdlog::level::off && name != "off") {
+        return std::nullopt;
+    }
+    return level;
+}
+
+// Everything a TLS context presents to clients besides its certificate: HTTP/1.1 by ALPN
+// (RFC 7301: a client offering only h2 gets no ALPN and falls back), and the key log.
+void configure_server_context(SSL_CTX* ctx) {
+    SSL_CTX_set_alpn_select_cb(
+        ctx,
+        [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+           unsigned int inlen, void*) {
+            static constexpr unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+            unsigned char* selected = nullptr;
+            if (SSL_select_next_proto(&selected, outlen, http11, sizeof http11, in, inlen) ==
+                OPENSSL_NPN_NEGOTIATED) {
+                *out = selected;
+                return SSL_TLSEXT_ERR_OK;
+            }
+            return SSL_TLSEXT_ERR_NOACK;
+        },
+        nullptr);
+}
+
+} // namespace
+
+int run_proxy(const conf::run_options& options) {
+    if (auto level = log_level(options.log_level)) {
+        spdlog::set_level(*level);
+    }
+    auto stored = ensure_ca(options.data_dir);
+    if (auto* error = std::get_if<std::string>(&stored)) {
+        std::cerr << "hoplens: " << *error << "\n";
+        return 1;
+    }
+    auto& ca = std::get<stored_ca>(stored);
+    for (const auto& w : ca.warnings) {
+        spdlog::warn("{}", w);
+    }
+    std::cout << "hoplens: CA certificate " << ca.files.cert.string()
+              << (ca.created ? " (created now: trust it once in your clients)" : "") << std::endl;
+    if (options.insecure_upstream) {
+        spdlog::warn("--insecure-upstream: upstream certificates are NOT verified");
+    }
+
+    diag::proxy_counters counters;
+    diag::listener_registry listener_registry;
+    diag::upstream_registry upstream_registry;
+
+    tap capture(nullptr);
+    access_log access(options.access_log);
+
+    std::shared_ptr<certs::leaf_key_pool> rsa_pool;
+    std::unique_ptr<leaf_key_pool_filler> filler;
+    const auto leaf_type = to_certs_key_type(options.leaf_key_type);
+    if (leaf_type != certs::key_type::ecdsa_p256) {
+        rsa_pool = std::make_shared<certs::leaf_key_pool>(32);
+        filler = std::make_unique<leaf_key_pool_filler>(rsa_pool, leaf_type);
+    }
+    certs::cache_options cache_opt;
+    cache_opt.capacity = options.cert_cache_size;
+    cache_opt.clock = [] { return std::chrono::system_clock::now(); };
+    cache_opt.random = &certs::openssl_random_bytes;
+    cache_opt.new_key = certs::make_leaf_key_source(leaf_type, rsa_pool);
+    cache_opt.configure = &configure_server_context;
+    certs::server_context_cache leaves(ca.ca, cache_opt);
+
+    std::unique_ptr<upstream_tls> upstream;
+    try {
+        upstream = std::make_unique<upstream_tls>(options);
+    } catch (const std::exception& e) {
+        std::cerr << "hoplens: " << e.what() << "\n";
+        return 1;
+    }
+
+    services svc{options, counters, *upstream, capture, access, {}, {}};
+    svc.leaf_for = [&](const std::string& name, std::string& why) -> std::shared_ptr<SSL_CTX> {
+        auto got = leaves.get(name);
+        counters.certs_minted_total.store(leaves.minted(), std::memory_order_relaxed);
+        if (auto* e = std::get_if<certs::error>(&got)) {
+            why = e->message;
+            return nullptr;
+        }
+        return std::get<0>(std::move(got));
+    };
+    svc.note_upstream = [&](const sockaddr* address, std::size_t length) {
+        upstream_registry.note_upstream(address, length);
+    };
+
+    std::vector<std::unique_ptr<worker>> workers;
+    for (int i = 0; i < options.threads; ++i) {
+        workers.push_back(std::make_unique<worker>(svc));
+    }
+    listeners accepting(svc, workers);
+    try {
+        accepting.open(listener_registry);
+    } catch (const std::exception& e) {
+        std::cerr << "hoplens: " << e.what() << "\n";
+        return 1;
+    }
+
+    std::unique_ptr<diag::server> diag_server;
+    if (options.diag) {
+        diag::server_options dopt;
+        dopt.bind = *options.diag;
+        dopt.ca_pem = certs::cert_to_pem(ca.ca->cert.get());
+        const auto der = certs::cert_to_der(ca.ca->cert.get());
+        dopt.ca_der.assign(der.begin(), der.end());
+        dopt.insecure_upstream = options.insecure_upstream;
+        diag_server = std::make_unique<diag::server>(dopt, counters, listener_registry, upstream_registry);
+        try {
+            diag_server->start();
+        } catch (const std::exception& e) {
+            std::cerr << "hoplens: --diag: " << e.what() << "\n";
+            return 1;
+        }
+        std::cout << "hoplens: diagnostics on http://" << authority_text(host_port{dopt.bind.address, diag_server->port()})
+                  << "/" << std::endl;
+    }
+    for (const auto& l : options.listens) {
+        std::cout << "hoplens: listening " << l.text << std::endl;
+    }
+
+    accepting.run_until_signal([&] {
+        access.reopen();
+    });
+
+    if (diag_server) {
+        diag_server->stop();
+    }
+    spdlog::info("stopped after {} connections", diag::read(counters.connections_total));
+    return 0;
+}
+
+} // namespace hoplens::proxy

@@ -1,0 +1,308 @@
+#include "proxy/session.hpp"
+
+#include "proxy/client_hello.hpp"
+#include "proxy/http1_parser.hpp"
+#include "proxy/http_relay.hpp"
+#include "proxy/services.hpp"
+#include "proxy/tap.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <openssl/ssl.h>
+
+namespace hoplens::proxy {
+
+namespace {
+
+using namespace net::experimental::awaitable_operators;
+using steady = std::chrono::steady_clock;
+
+bool allowed(const services& svc, const tcp::endpoint& peer) {
+    auto address = peer.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+    }
+    for (const auto& range : svc.options.allow) {
+        if (address.is_v4()) {
+            const auto bytes = address.to_v4().to_bytes();
+            if (conf::cidr_contains(range, bytes.data(), bytes.size())) {
+                return true;
+            }
+        } else {
+            const auto bytes = address.to_v6().to_bytes();
+            if (conf::cidr_contains(range, bytes.data(), bytes.size())) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+bool is_passthrough(const services& svc, std::string_view host) {
+    for (const auto& pattern : svc.options.passthrough) {
+        if (conf::glob_match(pattern, host)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The ClientHello read with MSG_PEEK, so that the TLS stack still sees every byte.
+// Gives up after the handshake timeout or when the hello is larger than its bound.
+net::awaitable<peek_result> peek_hello(tcp::socket& socket, std::chrono::milliseconds timeout) {
+    std::vector<std::byte> buf(max_client_hello_wire_bytes);
+    const auto deadline = steady::now() + timeout;
+    net::steady_timer timer(socket.get_executor());
+    for (;;) {
+        timer.expires_at(deadline);
+        auto outcome = co_await (socket.async_wait(tcp::socket::wait_read, nothrow_awaitable) ||
+                                 timer.async_wait(nothrow_awaitable));
+        if (outcome.index() == 1 || std::get<0>(std::get<0>(outcome))) {
+            co_return need_more{}; // timed out or closed before a whole hello arrived
+        }
+        error_code ec;
+        const auto n = socket.receive(net::buffer(buf), tcp::socket::message_peek, ec);
+        if (ec || n == 0) {
+            co_return need_more{};
+        }
+        auto result = peek_client_hello(std::span<const std::byte>(buf.data(), n));
+        if (!std::holds_alternative<need_more>(result) || n == buf.size()) {
+            co_return result;
+        }
+        // The rest of the hello is on its way: look again shortly rather than spin.
+        timer.expires_after(std::chrono::milliseconds(2));
+        co_await timer.async_wait(nothrow_awaitable);
+    }
+}
+
+net::awaitable<void> pump(tcp::socket& from, tcp::socket& to, steady::time_point& last_activity) {
+    std::vector<char> buf(16 * 1024);
+    for (;;) {
+        auto [ec, n] = co_await from.async_read_some(net::buffer(buf), nothrow_awaitable);
+        if (ec) {
+            error_code ignored;
+            to.shutdown(tcp::socket::shutdown_send, ignored);
+            co_return;
+        }
+        last_activity = steady::now();
+        auto [wec, written] = co_await net::async_write(to, net::buffer(buf.data(), n), nothrow_awaitable);
+        if (wec) {
+            co_return;
+        }
+    }
+}
+
+net::awaitable<void> idle_watchdog(steady::time_point& last_activity, std::chrono::milliseconds idle) {
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (;;) {
+        timer.expires_at(last_activity + idle);
+        co_await timer.async_wait(nothrow_awaitable);
+        if (steady::now() - last_activity >= idle) {
+            co_return;
+        }
+    }
+}
+
+// --passthrough: the client's TLS goes to the origin untouched, so it sees the origin's own
+// certificate and nothing is recorded.
+net::awaitable<void> relay_passthrough(services& svc, worker& w, tcp::socket& client,
+                                       const host_port& target, std::uint64_t id) {
+    diag::add(svc.counters.passthrough_connections_total);
+    auto got = co_await w.pool.connect_tcp(target);
+    if (auto* failure = std::get_if<upstream_failure>(&got)) {
+        diag::add(svc.counters.upstream_errors_total);
+        spdlog::info("conn {} passthrough: {}", id, failure->reason);
+        co_return;
+    }
+    auto& upstream = std::get<upstream_connection>(got).stream->tcp().socket();
+    steady::time_point last = steady::now();
+    co_await ((pump(client, upstream, last) && pump(upstream, client, last)) ||
+              idle_watchdog(last, svc.options.timeout.idle));
+}
+
+// TLS with the client, presenting a leaf for `name` minted by our CA; then the HTTP relay to
+// `target`.
+net::awaitable<void> intercept_tls(services& svc, worker& w, tcp::socket socket,
+                                   const std::string& name, const upstream_target& target,
+                                   std::uint64_t id, conf::listen_mode mode) {
+    std::string why;
+    auto leaf = svc.leaf_for(name, why);
+    if (!leaf) {
+        diag::add(svc.counters.tls_handshake_errors_total);
+        spdlog::info("conn {}: no certificate for '{}': {}", id, name, why);
+        co_return;
+    }
+    SSL_CTX_up_ref(leaf.get());
+    ssl::context ctx(leaf.get()); // a view for Asio; the SSL object keeps its own reference
+    client_leg client;
+    client.id = id;
+    client.peer = socket.remote_endpoint();
+    client.mode = mode;
+    client.fixed_target = target;
+    auto tls = std::make_unique<tls_stream>(std::move(socket), ctx);
+    tls->expires_after(svc.options.timeout.tls_handshake);
+    if (const auto ec = co_await tls->handshake(ssl::stream_base::server)) {
+        diag::add(svc.counters.tls_handshake_errors_total);
+        spdlog::debug("conn {}: client TLS handshake for '{}' failed: {}", id, name, ec.message());
+        co_return;
+    }
+    if (svc.capture.enabled()) {
+        svc.capture.opened(tapped_connection{id, client.peer.address().to_string(), client.peer.port(),
+                                             name, true},
+                           std::chrono::system_clock::now());
+    }
+    client.stream = std::move(tls);
+    co_await relay_http(svc, w.pool, client);
+    if (svc.capture.enabled()) {
+        svc.capture.closed(id, std::chrono::system_clock::now(), false);
+    }
+}
+
+// sni and reverse listeners, and CONNECT tunnels: look at the ClientHello, then pass
+// through or intercept.
+net::awaitable<void> serve_tls(services& svc, worker& w, tcp::socket socket,
+                               std::optional<std::string> default_name, upstream_target target,
+                               bool target_from_sni, std::uint64_t id, conf::listen_mode mode) {
+    const auto hello = co_await peek_hello(socket, svc.options.timeout.tls_handshake);
+    if (const auto* bad = std::get_if<not_tls>(&hello)) {
+        diag::add(svc.counters.not_tls_total);
+        spdlog::info("conn {}: not a TLS ClientHello ({}); closing", id, to_string(bad->reason));
+        co_return;
+    }
+    if (std::holds_alternative<need_more>(hello)) {
+        diag::add(svc.counters.client_timeouts_total);
+        spdlog::info("conn {}: no complete ClientHello within the handshake timeout; closing", id);
+        co_return;
+    }
+    const auto& info = std::get<client_hello_info>(hello);
+    std::string name;
+    if (info.server_name) {
+        name = *info.server_name;
+    } else if (default_name) {
+        name = *default_name;
+    } else {
+        // RFC 6066 §3: without a name there is no certificate to present.
+        diag::add(svc.counters.tls_no_sni_total);
+        spdlog::info("conn {}: ClientHello without server_name; sending unrecognized_name", id);
+        static constexpr unsigned char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70};
+        co_await net::async_write(socket, net::buffer(alert), nothrow_awaitable);
+        co_return;
+    }
+    if (target_from_sni) {
+        target.authority.host = name;
+    }
+    if (is_passthrough(svc, target.authority.host) || (info.server_name && is_passthrough(svc, name))) {
+        co_await relay_passthrough(svc, w, socket, target.authority, id);
+        co_return;
+    }
+    co_await intercept_tls(svc, w, std::move(socket), name, target, id, mode);
+}
+
+// After `CONNECT authority`: answer 200, then intercept what the client speaks inside.
+net::awaitable<void> serve_connect(services& svc, worker& w, client_leg& client,
+                                   const std::string& authority) {
+    auto target = parse_authority(authority, std::nullopt);
+    byte_stream& down = *client.stream;
+    if (!target) {
+        diag::add(svc.counters.bad_requests_total);
+        const auto r = make_error_response(400, "CONNECT needs host:port, got '" + authority + "'");
+        co_await down.write_all(net::buffer(r));
+        co_return;
+    }
+    static constexpr std::string_view established = "HTTP/1.1 200 Connection Established\r\n\r\n";
+    if (co_await down.write_all(net::buffer(established))) {
+        co_return;
+    }
+    tcp::socket socket = std::move(down.tcp().socket());
+    // TLS inside the tunnel starts with a handshake record (0x16); anything else is plain HTTP.
+    if (co_await client.stream->wait_readable(svc.options.timeout.tls_handshake)) {
+        co_return;
+    }
+    unsigned char first = 0;
+    error_code ec;
+    socket.receive(net::buffer(&first, 1), tcp::socket::message_peek, ec);
+    if (ec) {
+        co_return;
+    }
+    if (first == 0x16) {
+        co_await serve_tls(svc, w, std::move(socket), target->host, upstream_target{*target, true},
+                           false, client.id, conf::listen_mode::explicit_proxy);
+        co_return;
+    }
+    client_leg inner;
+    inner.id = client.id;
+    inner.peer = client.peer;
+    inner.mode = conf::listen_mode::explicit_proxy;
+    inner.fixed_target = upstream_target{*target, false};
+    inner.stream = std::make_unique<plain_stream>(std::move(socket));
+    co_await relay_http(svc, w.pool, inner);
+}
+
+struct active_connection {
+    explicit active_connection(diag::proxy_counters& c) : counters(c) {
+        diag::add(counters.connections_total);
+        diag::add(counters.connections_active);
+    }
+    ~active_connection() {
+        counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
+    }
+    diag::proxy_counters& counters;
+};
+
+} // namespace
+
+net::awaitable<void> serve_client(services& svc, worker& w, const conf::listen_spec& listener,
+                                  tcp::socket socket) {
+    active_connection guard(svc.counters);
+    const auto id = svc.next_connection_id.fetch_add(1, std::memory_order_relaxed);
+    error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) {
+        co_return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    const bool http_listener = listener.mode == conf::listen_mode::explicit_proxy ||
+                               listener.mode == conf::listen_mode::http;
+    if (!allowed(svc, peer)) {
+        diag::add(svc.counters.denied_clients_total);
+        spdlog::warn("conn {}: {} is not in --allow; refused", id, peer.address().to_string());
+        if (http_listener) {
+            const auto r = make_error_response(403, "client " + peer.address().to_string() +
+                                                        " is not allowed by this proxy");
+            co_await net::async_write(socket, net::buffer(r), nothrow_awaitable);
+        }
+        co_return;
+    }
+    switch (listener.mode) {
+    case conf::listen_mode::explicit_proxy:
+    case conf::listen_mode::http: {
+        client_leg client;
+        client.id = id;
+        client.peer = peer;
+        client.mode = listener.mode;
+        client.stream = std::make_unique<plain_stream>(std::move(socket));
+        const auto end = co_await relay_http(svc, w.pool, client);
+        if (end.connect_authority) {
+            co_await serve_connect(svc, w, client, *end.connect_authority);
+        }
+        break;
+    }
+    case conf::listen_mode::sni: {
+        // The client believed it was connecting to the name on this port.
+        upstream_target target{host_port{"", listener.bind.port}, true};
+        co_await serve_tls(svc, w, std::move(socket), std::nullopt, target, true, id, listener.mode);
+        break;
+    }
+    case conf::listen_mode::reverse: {
+        upstream_target target{host_port{listener.reverse_host, listener.reverse_port}, true};
+        co_await serve_tls(svc, w, std::move(socket), listener.reverse_host, target, false, id,
+                           listener.mode);
+        break;
+    }
+    }
+}
+
+} // namespace hoplens::proxy

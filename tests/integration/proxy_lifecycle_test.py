@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""SIGTERM stops accepting, drains the exchange in flight and exits 0; SIGINT exits 0;
+--access-log - prints one line per exchange (issue 4 §4)."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import client, env, hoplens, procs, scenario  # noqa: E402
+
+O = scenario.O
+ORIGIN = None
+
+
+def setUpModule():
+    global ORIGIN
+    ORIGIN = O.Origin()
+
+
+def tearDownModule():
+    if ORIGIN is not None:
+        ORIGIN.stop()
+
+
+def start(extra=()):
+    return hoplens.Hoplens({"explicit": "explicit", "http": "http"}, name="life",
+                           args=["--upstream-ca", ORIGIN.ca_cert, *ORIGIN.maps(), *extra])
+
+
+class Signals(unittest.TestCase):
+    def test_sigterm_drains_in_flight_then_exits_0(self):
+        h = start()
+        out = tempfile.NamedTemporaryFile(delete=False).name
+        try:
+            port = h.port["explicit"]
+            p = subprocess.Popen(["curl", "-sS", "--max-time", "60", "--limit-rate", "3M", "-o", out,
+                                  "-w", "%{http_code}", "-x", f"http://127.0.0.1:{port}", "--cacert", h.ca_pem,
+                                  ORIGIN.url("/files/10m")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            time.sleep(1.0)
+            self.assertIsNone(p.poll(), "the download should still be running")
+            h.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 3.0
+            while procs.port_open("127.0.0.1", port, 0.3) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertFalse(procs.port_open("127.0.0.1", port, 0.3), "still accepting 3 s after SIGTERM")
+            body, err = p.communicate(timeout=60)
+            self.assertEqual((p.returncode, body), (0, b"200"), f"in-flight download cut by SIGTERM: {err!r}")
+            self.assertEqual(client.sha256_file(out), ORIGIN.files["10m"])
+            status = h.proc.wait(20.0)
+            self.assertEqual(status, 0, f"exit status after SIGTERM: {status}\n{h.proc.tail()}")
+        finally:
+            os.unlink(out)
+            h.cleanup()
+
+    def test_sigint_exits_0(self):
+        h = start()
+        try:
+            url = ORIGIN.url("/files/small", scheme="http")
+            r = client.curl(url, ["-x", f"http://127.0.0.1:{h.port['explicit']}"])
+            self.assertEqual(r.status, 200, r.describe())
+            h.proc.send_signal(signal.SIGINT)
+            status = h.proc.wait(15.0)
+            self.assertEqual(status, 0, f"exit status after SIGINT: {status}\n{h.proc.tail()}")
+        finally:
+            h.cleanup()
+
+
+class AccessLog(unittest.TestCase):
+    def test_one_line_per_exchange_on_stdout(self):
+        h = start(["--access-log", "-"])
+        try:
+            proxy = ["-x", f"http://127.0.0.1:{h.port['explicit']}", "--cacert", h.ca_pem]
+            marks = [uuid.uuid4().hex for _ in range(4)]
+            urls = [ORIGIN.url(f"/files/small?{marks[0]}"), ORIGIN.url(f"/files/1k?{marks[1]}"),
+                    ORIGIN.url(f"/files/small?{marks[2]}", scheme="http")]
+            r = client.curl(urls, proxy)
+            self.assertEqual([t["http_code"] for t in r.transfers], [200, 200, 200], r.describe())
+            r = client.curl(ORIGIN.url(f"/nope?{marks[3]}"), proxy)
+            self.assertEqual(r.status, 404, r.describe())
+            h.stop()
+            lines = h.proc.stdout().splitlines()
+            for mark, status in zip(marks, ("200", "200", "200", "404")):
+                mine = [l for l in lines if mark in l]
+                self.assertEqual(len(mine), 1, f"want one access-log line for {mark}; stdout:\n" + "\n".join(lines[-20:]))
+                self.assertIn("GET", mine[0])
+                self.assertIn(status, mine[0].split(), f"status missing in: {mine[0]}")
+                self.assertIn("127.0.0.1", mine[0], "client address missing")
+        finally:
+            h.cleanup()
+
+
+if __name__ == "__main__":
+    env.require_tools("nginx", "curl")
+    env.hoplens_bin()
+    unittest.main(verbosity=2)

@@ -1,0 +1,158 @@
+#include "proxy/http1_parser.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace hoplens::proxy;
+
+namespace {
+
+// Feeds `wire` split at `split` and returns the statuses seen, with body bytes collected.
+struct run_result {
+    parse_status last = parse_status::need_more;
+    bool head_seen = false;
+    std::string body_and_rest; // bytes consumed after the head
+    std::size_t consumed_total = 0;
+};
+
+run_result feed_all(http1_parser& p, std::string_view wire, std::size_t split) {
+    run_result r;
+    std::string_view parts[2] = {wire.substr(0, split), wire.substr(split)};
+    for (auto part : parts) {
+        while (true) {
+            const auto step = p.feed(part);
+            r.last = step.status;
+            if (r.head_seen) {
+                r.body_and_rest.append(part.substr(0, step.consumed));
+            }
+            r.consumed_total += step.consumed;
+            part.remove_prefix(step.consumed);
+            if (step.status == parse_status::head_complete) {
+                r.head_seen = true;
+                continue;
+            }
+            if (step.status != parse_status::need_more || part.empty()) {
+                break;
+            }
+        }
+        if (r.last == parse_status::message_complete || r.last == parse_status::bad_message ||
+            r.last == parse_status::head_too_large) {
+            break;
+        }
+    }
+    return r;
+}
+
+} // namespace
+
+TEST_CASE("a request without body completes right after its head, at every split point") {
+    const std::string wire = "GET /a?b=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\nGET /next";
+    const auto first_len = wire.find("GET /next");
+    for (std::size_t split = 0; split <= wire.size(); ++split) {
+        http1_parser p(message_kind::request, 8192);
+        const auto r = feed_all(p, wire, split);
+        CAPTURE(split);
+        REQUIRE(r.last == parse_status::message_complete);
+        CHECK(r.consumed_total == first_len);
+        CHECK(p.head().method == "GET");
+        CHECK(p.head().target == "/a?b=1");
+        CHECK(p.head().find("host") == "x");
+        CHECK(p.head().find("USER-AGENT") == "t");
+        CHECK(p.keep_alive());
+    }
+}
+
+TEST_CASE("content-length and chunked bodies end exactly where the message ends") {
+    const std::string cl = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET";
+    const std::string chunked =
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET";
+    for (const auto& wire : {cl, chunked}) {
+        for (std::size_t split = 0; split <= wire.size(); ++split) {
+            http1_parser p(message_kind::request, 8192);
+            const auto r = feed_all(p, wire, split);
+            CAPTURE(split);
+            REQUIRE(r.last == parse_status::message_complete);
+            CHECK(r.consumed_total == wire.size() - 3);
+        }
+    }
+}
+
+TEST_CASE("smuggling shapes and bad chunks are rejected") {
+    const char* bad[] = {
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost x\r\n\r\n",
+        "\x16\x03\x01\x02\x00garbage",
+    };
+    for (const char* wire : bad) {
+        http1_parser p(message_kind::request, 8192);
+        const auto r = feed_all(p, wire, 0);
+        CAPTURE(wire);
+        CHECK(r.last == parse_status::bad_message);
+        CHECK(!p.error_reason().empty());
+    }
+}
+
+TEST_CASE("a head larger than the limit is reported as too large") {
+    std::string wire = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(10000, 'a') + "\r\n\r\n";
+    http1_parser p(message_kind::request, 4096);
+    CHECK(feed_all(p, wire, 0).last == parse_status::head_too_large);
+}
+
+TEST_CASE("responses: HEAD has no body, close-delimited bodies end at finish") {
+    {
+        http1_parser p(message_kind::response, 8192);
+        p.expect_no_body();
+        const auto r = feed_all(p, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 0);
+        CHECK(r.last == parse_status::message_complete);
+    }
+    {
+        http1_parser p(message_kind::response, 8192);
+        const auto r = feed_all(p, "HTTP/1.1 200 OK\r\nServer: y\r\n\r\nsome body", 0);
+        CHECK(r.last == parse_status::need_more);
+        CHECK(p.body_until_close());
+        CHECK(p.finish() == parse_status::message_complete);
+    }
+    {
+        http1_parser p(message_kind::response, 8192);
+        const auto r = feed_all(p, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut", 0);
+        CHECK(r.last == parse_status::need_more);
+        CHECK(p.finish() == parse_status::bad_message);
+    }
+    {
+        http1_parser p(message_kind::response, 8192);
+        const auto r = feed_all(p, "HTTP/1.1 204 No Content\r\n\r\n", 0);
+        CHECK(r.last == parse_status::message_complete);
+        CHECK(p.head().status == 204);
+    }
+}
+
+TEST_CASE("reset allows the next message on the same connection") {
+    http1_parser p(message_kind::request, 8192);
+    CHECK(feed_all(p, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n", 0).last == parse_status::message_complete);
+    p.reset();
+    CHECK(feed_all(p, "GET /2 HTTP/1.0\r\n\r\n", 0).last == parse_status::message_complete);
+    CHECK(p.head().target == "/2");
+    CHECK(!p.keep_alive());
+}
+
+TEST_CASE("hop-by-hop fields are dropped, the rest kept in order") {
+    http1_parser p(message_kind::request, 8192);
+    feed_all(p,
+             "GET http://h/x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+             "Proxy-Connection: keep-alive\r\nAccept: */*\r\nKeep-Alive: 5\r\n\r\n",
+             0);
+    CHECK(serialize_request_head(p.head(), "/x", false) ==
+          "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n");
+    CHECK(serialize_request_head(p.head(), "/x", true) ==
+          "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+}
+
+TEST_CASE("error responses carry the reason as their body") {
+    const auto r = make_error_response(502, "upstream certificate for a.test: bad");
+    CHECK(r.starts_with("HTTP/1.1 502 Bad Gateway\r\n"));
+    CHECK(r.find("Content-Length: 37\r\n") != std::string::npos);
+    CHECK(r.ends_with("\r\n\r\nupstream certificate for a.test: bad\n"));
+}
