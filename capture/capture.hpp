@@ -83,6 +83,9 @@ class recorder {
     // Output produced since the last call, to be written in order.
     std::vector<file_write> take_har_writes();
     std::string take_pcapng_bytes();
+    // The same into `buffer` (cleared first), whose capacity the recorder keeps using: a
+    // capture thread that swaps two buffers back and forth allocates no new pages.
+    void take_pcapng_bytes(std::string& buffer);
 
     // Start fresh files (SIGHUP, logrotate): the next HAR write is a complete new file at
     // offset 0 and the next pcapng bytes start with a section header. Connections in flight

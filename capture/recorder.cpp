@@ -157,8 +157,13 @@ std::vector<file_write> recorder::take_har_writes() {
 
 std::string recorder::take_pcapng_bytes() {
     std::string out;
-    out.swap(impl_->pcapng);
+    take_pcapng_bytes(out);
     return out;
+}
+
+void recorder::take_pcapng_bytes(std::string& buffer) {
+    buffer.clear();
+    buffer.swap(impl_->pcapng);
 }
 
 void recorder::restart_har(time_point now) {

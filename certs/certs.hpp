@@ -158,8 +158,8 @@ leaf_key_source make_leaf_key_source(key_type type, std::shared_ptr<leaf_key_poo
 
 struct cache_options {
     std::size_t capacity = 1024; // contexts kept; at least 1
-    std::function<time_point()> clock;
-    random_source random;                    // serials
+    std::function<time_point()> clock;       // required: `now` for each mint
+    random_source random;                    // required: serials
     leaf_key_source new_key;                 // default: a fresh EC P-256 key
     std::function<void(SSL_CTX*)> configure; // optional: ALPN, keylog, session options
 };

@@ -267,7 +267,8 @@ std::variant<cidr, std::string> parse_cidr(std::string_view text) {
 
 bool cidr_contains(const cidr& range, const std::uint8_t* address, std::size_t address_bytes) {
     // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d (RFC 4291 §2.5.5.2).
-    static constexpr std::array<std::uint8_t, 12> v4_mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static constexpr std::array<std::uint8_t, 12> v4_mapped{0, 0, 0, 0, 0,    0,
+                                                            0, 0, 0, 0, 0xff, 0xff};
     if (range.bytes.size() == 4 && address_bytes == 16 &&
         std::equal(v4_mapped.begin(), v4_mapped.end(), address)) {
         address += 12;

@@ -31,8 +31,9 @@ void describe(const option_table<Target>& table, po::options_description& desc) 
 
 std::string flag_name(const std::string& boost_name) {
     const auto start = boost_name.find_first_not_of('-');
-    return boost_name.empty() || boost_name[0] == '-' ? boost_name
-                                                      : "--" + boost_name.substr(start == std::string::npos ? 0 : start);
+    return boost_name.empty() || boost_name[0] == '-'
+               ? boost_name
+               : "--" + boost_name.substr(start == std::string::npos ? 0 : start);
 }
 
 // Boost's own messages are long and vary between versions; say the same things in our form.
@@ -114,8 +115,8 @@ parsed_flags parse_flags(std::span<const std::string> args, po::options_descript
     parsed_flags out;
     try {
         // No guessing: "--list" must not silently mean --listen.
-        const auto style = po::command_line_style::default_style &
-                           ~po::command_line_style::allow_guessing;
+        const auto style =
+            po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
         po::store(po::command_line_parser(std::vector<std::string>(args.begin(), args.end()))
                       .options(desc)
                       .positional(positional)
@@ -199,8 +200,7 @@ command parse_subcommand(const option_table<Target>& table, std::span<const std:
     return out;
 }
 
-template <class Target>
-command with_data_dir(command parsed, const environment& env) {
+template <class Target> command with_data_dir(command parsed, const environment& env) {
     if (auto* options = std::get_if<Target>(&parsed)) {
         if (auto error = detail::resolve_data_dir(options->data_dir, env)) {
             return usage_error{*error};
@@ -254,8 +254,9 @@ command dispatch(std::span<const std::string> args, const environment& env,
     if (sub == "--help" || sub == "-h") {
         return show_help{detail::help_text()};
     }
-    return usage_error{sub.empty() ? "ca: expected 'init' or 'export'"
-                                   : "ca: unknown subcommand '" + sub + "' (expected init or export)"};
+    return usage_error{sub.empty()
+                           ? "ca: expected 'init' or 'export'"
+                           : "ca: unknown subcommand '" + sub + "' (expected init or export)"};
 }
 
 } // namespace

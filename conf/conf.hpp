@@ -37,8 +37,8 @@ struct listen_spec {
 
 // --map HOST=ADDR[:PORT]
 struct host_mapping {
-    std::string host;                 // lower-cased
-    std::string address;              // a name or numeric address
+    std::string host;                  // lower-cased
+    std::string address;               // a name or numeric address
     std::optional<std::uint16_t> port; // keep the requested port when absent
 };
 
@@ -61,27 +61,28 @@ struct timeouts {
 };
 
 struct run_options {
-    std::vector<listen_spec> listens;       // default: explicit@127.0.0.1:8080
-    std::filesystem::path data_dir;         // resolved: flag, else $HOPLENS_DATA_DIR, else ~/.local/share/hoplens
+    std::vector<listen_spec> listens; // default: explicit@127.0.0.1:8080
+    std::filesystem::path
+        data_dir; // resolved: flag, else $HOPLENS_DATA_DIR, else ~/.local/share/hoplens
     std::optional<std::filesystem::path> upstream_ca;
     bool insecure_upstream = false;
     std::vector<host_mapping> maps;
-    std::vector<std::string> passthrough;   // glob patterns, lower-cased
-    std::vector<cidr> allow;                // default: 127.0.0.0/8 and ::1/128
+    std::vector<std::string> passthrough; // glob patterns, lower-cased
+    std::vector<cidr> allow;              // default: 127.0.0.0/8 and ::1/128
     std::optional<std::filesystem::path> har;
     std::optional<std::filesystem::path> pcapng;
     std::optional<std::filesystem::path> keylog;
-    std::optional<std::string> access_log;  // a path, or "-" for stdout
-    std::optional<endpoint> diag;           // default 127.0.0.1:9090; nullopt = off
+    std::optional<std::string> access_log; // a path, or "-" for stdout
+    std::optional<endpoint> diag;          // default 127.0.0.1:9090; nullopt = off
     int backlog = 4096;
-    int threads = 0;                        // resolved: the number of cores when not given
+    int threads = 0; // resolved: the number of cores when not given
     std::string log_level = "info";
     timeouts timeout;
-    std::size_t cert_cache_size = 1024;     // leaf contexts kept (LRU)
+    std::size_t cert_cache_size = 1024; // leaf contexts kept (LRU)
     key_type leaf_key_type = key_type::ecdsa_p256;
     std::size_t max_header_bytes = 64 * 1024;
     std::size_t capture_body_limit = 1024 * 1024; // bytes of each body kept in the HAR
-    std::string instance_name;              // default: the host name; used in logs and metrics
+    std::string instance_name; // default: the host name; used in logs and metrics
 };
 
 struct ca_init_options {

@@ -36,7 +36,8 @@ environment environment_from_process() {
 std::variant<std::string, std::error_code> read_whole_file(const std::filesystem::path& path) {
     // A config file is small; anything past this is not one and is refused, not slurped.
     constexpr std::size_t max_bytes = 1 << 20;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                         &std::fclose);
     if (!file) {
         return std::error_code(errno, std::generic_category());
     }

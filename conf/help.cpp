@@ -64,13 +64,12 @@ void section(std::string& out, std::string_view title, const option_table<Target
 } // namespace
 
 std::string help_text() {
-    std::string out =
-        "Usage:\n"
-        "  hoplens [run] [options]\n"
-        "  hoplens ca init [--data-dir DIR] [--key-type TYPE] [--force]\n"
-        "  hoplens ca export [--data-dir DIR] [--der]      (to stdout)\n"
-        "  hoplens diag [--port PORT ...] [--json]\n"
-        "  hoplens --version | --help\n";
+    std::string out = "Usage:\n"
+                      "  hoplens [run] [options]\n"
+                      "  hoplens ca init [--data-dir DIR] [--key-type TYPE] [--force]\n"
+                      "  hoplens ca export [--data-dir DIR] [--der]      (to stdout)\n"
+                      "  hoplens diag [--port PORT ...] [--json]\n"
+                      "  hoplens --version | --help\n";
     section(out,
             "Run options. Each is also a config-file key (`name = value`, no leading --);\n"
             "flags win over the file, and a repeatable flag replaces the file's list",

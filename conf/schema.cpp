@@ -21,8 +21,8 @@ std::string quote(std::string_view text) {
 
 // One of a fixed set of words, named in the error so the user sees the choices.
 template <class Value, std::size_t N>
-std::variant<Value, std::string> choose(std::string_view text,
-                                        const std::array<std::pair<std::string_view, Value>, N>& words) {
+std::variant<Value, std::string>
+choose(std::string_view text, const std::array<std::pair<std::string_view, Value>, N>& words) {
     std::string names;
     for (const auto& [word, value] : words) {
         if (text == word) {
@@ -35,7 +35,9 @@ std::variant<Value, std::string> choose(std::string_view text,
 }
 
 constexpr std::array<std::pair<std::string_view, key_type>, 3> key_type_words{
-    {{"ecdsa-p256", key_type::ecdsa_p256}, {"rsa-2048", key_type::rsa_2048}, {"rsa-3072", key_type::rsa_3072}}};
+    {{"ecdsa-p256", key_type::ecdsa_p256},
+     {"rsa-2048", key_type::rsa_2048},
+     {"rsa-3072", key_type::rsa_3072}}};
 constexpr std::array<std::pair<std::string_view, bool>, 8> switch_words{{{"true", true},
                                                                          {"false", false},
                                                                          {"yes", true},
@@ -44,11 +46,11 @@ constexpr std::array<std::pair<std::string_view, bool>, 8> switch_words{{{"true"
                                                                          {"off", false},
                                                                          {"1", true},
                                                                          {"0", false}}};
-constexpr std::array<std::string_view, 6> log_levels{"trace", "debug", "info", "warn", "error", "off"};
+constexpr std::array<std::string_view, 6> log_levels{"trace", "debug", "info",
+                                                     "warn",  "error", "off"};
 
 // Stores the value in `out`, or returns the error text; the one shape every apply shares.
-template <class Value>
-reason store(std::variant<Value, std::string> parsed, Value& out) {
+template <class Value> reason store(std::variant<Value, std::string> parsed, Value& out) {
     if (auto* error = std::get_if<std::string>(&parsed)) {
         return std::move(*error);
     }
@@ -58,14 +60,24 @@ reason store(std::variant<Value, std::string> parsed, Value& out) {
 
 template <class Target>
 option_def<Target> switch_option(std::string name, std::string help, bool Target::*member) {
-    return {std::move(name), "", false, std::move(help), "off",
-            [member](Target& t, const std::string& v) { return store(choose(v, switch_words), t.*member); }};
+    return {std::move(name),
+            "",
+            false,
+            std::move(help),
+            "off",
+            [member](Target& t, const std::string& v) {
+                return store(choose(v, switch_words), t.*member);
+            }};
 }
 
 template <class Target>
 option_def<Target> path_option(std::string name, std::string value_name, std::string help,
                                std::optional<std::filesystem::path> Target::*member) {
-    return {std::move(name), std::move(value_name), false, std::move(help), "none",
+    return {std::move(name),
+            std::move(value_name),
+            false,
+            std::move(help),
+            "none",
             [member](Target& t, const std::string& v) -> reason {
                 if (v.empty()) {
                     return "empty path";
@@ -75,10 +87,13 @@ option_def<Target> path_option(std::string name, std::string value_name, std::st
             }};
 }
 
-template <class Target>
-option_def<Target> data_dir_option(std::filesystem::path Target::*member) {
-    return {"data-dir", "DIR", false, "the CA (ca.pem, ca.key) and state; created on first run",
-            std::string(data_dir_help_default), [member](Target& t, const std::string& v) -> reason {
+template <class Target> option_def<Target> data_dir_option(std::filesystem::path Target::*member) {
+    return {"data-dir",
+            "DIR",
+            false,
+            "the CA (ca.pem, ca.key) and state; created on first run",
+            std::string(data_dir_help_default),
+            [member](Target& t, const std::string& v) -> reason {
                 if (v.empty()) {
                     return "empty path";
                 }
@@ -91,7 +106,11 @@ option_def<Target> data_dir_option(std::filesystem::path Target::*member) {
 template <class Target, class Field>
 option_def<Target> number_option(std::string name, std::string help, std::uint64_t min,
                                  std::uint64_t max, std::string default_text, Field field) {
-    return {std::move(name), "N", false, std::move(help), std::move(default_text),
+    return {std::move(name),
+            "N",
+            false,
+            std::move(help),
+            std::move(default_text),
             [=](Target& t, const std::string& v) -> reason {
                 const auto n = parse_unsigned(v, max);
                 if (!n || *n < min) {
@@ -108,7 +127,11 @@ template <class Field>
 option_def<run_options> duration_option(std::string name, std::string help, Field field,
                                         std::chrono::milliseconds min) {
     run_options defaults;
-    return {std::move(name), "DURATION", false, std::move(help), format_duration(field(defaults)),
+    return {std::move(name),
+            "DURATION",
+            false,
+            std::move(help),
+            format_duration(field(defaults)),
             [=](run_options& t, const std::string& v) -> reason {
                 const auto parsed = parse_duration(v);
                 if (auto* error = std::get_if<std::string>(&parsed)) {
@@ -126,9 +149,12 @@ template <class Field>
 option_def<run_options> size_option(std::string name, std::string help, std::size_t min,
                                     std::size_t max, Field field) {
     run_options defaults;
-    return {std::move(name), "SIZE", false,
+    return {std::move(name),
+            "SIZE",
+            false,
             std::move(help) + " (" + format_size(min) + "-" + format_size(max) + ")",
-            format_size(field(defaults)), [=](run_options& t, const std::string& v) -> reason {
+            format_size(field(defaults)),
+            [=](run_options& t, const std::string& v) -> reason {
                 const auto parsed = parse_size(v);
                 if (auto* error = std::get_if<std::string>(&parsed)) {
                     return *error;
@@ -177,7 +203,8 @@ reason add_map(run_options& t, const std::string& v) {
 
 reason add_passthrough(run_options& t, const std::string& v) {
     if (v.empty() || v.size() > 253 ||
-        v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_*?") !=
+        v.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_*?") !=
             std::string::npos) {
         return "bad pattern " + quote(v) + " (host-name characters and the globs * and ?)";
     }
@@ -251,8 +278,10 @@ option_table<run_options> make_run_table() {
         {"allow", "CIDR", true, "client addresses allowed; repeatable",
          std::string(default_allow[0]) + " and " + std::string(default_allow[1]), add_allow},
         path_option("har", "FILE", "write the decrypted exchanges as HAR 1.2", &run_options::har),
-        path_option("pcapng", "FILE", "write the decrypted exchanges as pcapng", &run_options::pcapng),
-        path_option("keylog", "FILE", "write TLS secrets in NSS key log format", &run_options::keylog),
+        path_option("pcapng", "FILE", "write the decrypted exchanges as pcapng",
+                    &run_options::pcapng),
+        path_option("keylog", "FILE", "write TLS secrets in NSS key log format",
+                    &run_options::keylog),
         {"access-log", "FILE|-", false, "one line per exchange, to FILE or '-' for stdout", "none",
          [](run_options& t, const std::string& v) -> reason {
              if (v.empty()) {
@@ -261,31 +290,43 @@ option_table<run_options> make_run_table() {
              t.access_log = v;
              return std::nullopt;
          }},
-        {"diag", "ADDR:PORT|off", false, "the diagnostics HTTP endpoint (/diag, /metrics, /healthz)",
-         std::string(default_diag), set_diag},
+        {"diag", "ADDR:PORT|off", false,
+         "the diagnostics HTTP endpoint (/diag, /metrics, /healthz)", std::string(default_diag),
+         set_diag},
         number_option<run_options>("backlog", "requested listen backlog", 1, 65535,
-                                   std::to_string(d.backlog), [](run_options& t) -> int& { return t.backlog; }),
+                                   std::to_string(d.backlog),
+                                   [](run_options& t) -> int& { return t.backlog; }),
         number_option<run_options>("threads", "event-loop threads", 1, 1024, "the number of cores",
                                    [](run_options& t) -> int& { return t.threads; }),
-        {"log-level", "LEVEL", false, "trace|debug|info|warn|error|off", d.log_level, set_log_level},
-        duration_option("connect-timeout", "upstream TCP connect",
-                        [](run_options& t) -> ms& { return t.timeout.connect; }, ms(1)),
-        duration_option("tls-handshake-timeout", "TLS handshake, each leg",
-                        [](run_options& t) -> ms& { return t.timeout.tls_handshake; }, ms(1)),
-        duration_option("request-head-timeout", "receiving a request head",
-                        [](run_options& t) -> ms& { return t.timeout.request_head; }, ms(1)),
-        duration_option("idle-timeout", "an idle kept-alive connection",
-                        [](run_options& t) -> ms& { return t.timeout.idle; }, ms(1)),
-        duration_option("upstream-response-timeout", "waiting for the upstream's response head",
-                        [](run_options& t) -> ms& { return t.timeout.upstream_response; }, ms(1)),
-        duration_option("drain-timeout", "finishing in-flight exchanges at SIGTERM/SIGINT",
-                        [](run_options& t) -> ms& { return t.timeout.drain; }, ms(0)),
-        number_option<run_options>("cert-cache-size", "leaf TLS contexts kept (LRU)", 1, 1'000'000,
-                                   std::to_string(d.cert_cache_size),
-                                   [](run_options& t) -> std::size_t& { return t.cert_cache_size; }),
+        {"log-level", "LEVEL", false, "trace|debug|info|warn|error|off", d.log_level,
+         set_log_level},
+        duration_option(
+            "connect-timeout", "upstream TCP connect",
+            [](run_options& t) -> ms& { return t.timeout.connect; }, ms(1)),
+        duration_option(
+            "tls-handshake-timeout", "TLS handshake, each leg",
+            [](run_options& t) -> ms& { return t.timeout.tls_handshake; }, ms(1)),
+        duration_option(
+            "request-head-timeout", "receiving a request head",
+            [](run_options& t) -> ms& { return t.timeout.request_head; }, ms(1)),
+        duration_option(
+            "idle-timeout", "an idle kept-alive connection",
+            [](run_options& t) -> ms& { return t.timeout.idle; }, ms(1)),
+        duration_option(
+            "upstream-response-timeout", "waiting for the upstream's response head",
+            [](run_options& t) -> ms& { return t.timeout.upstream_response; }, ms(1)),
+        duration_option(
+            "drain-timeout", "finishing in-flight exchanges at SIGTERM/SIGINT",
+            [](run_options& t) -> ms& { return t.timeout.drain; }, ms(0)),
+        number_option<run_options>(
+            "cert-cache-size", "leaf TLS contexts kept (LRU)", 1, 1'000'000,
+            std::to_string(d.cert_cache_size),
+            [](run_options& t) -> std::size_t& { return t.cert_cache_size; }),
         {"leaf-key-type", "TYPE", false, "ecdsa-p256|rsa-2048|rsa-3072 (RSA from a pre-made pool)",
          std::string(to_string(d.leaf_key_type)),
-         [](run_options& t, const std::string& v) { return store(choose(v, key_type_words), t.leaf_key_type); }},
+         [](run_options& t, const std::string& v) {
+             return store(choose(v, key_type_words), t.leaf_key_type);
+         }},
         size_option("max-header-bytes", "largest request or response head", 1024, 16u << 20,
                     [](run_options& t) -> std::size_t& { return t.max_header_bytes; }),
         size_option("capture-body-limit", "bytes of each body kept in the HAR", 0, 1u << 30,
@@ -307,7 +348,9 @@ const option_table<ca_init_options>& ca_init_table() {
         data_dir_option(&ca_init_options::data_dir),
         {"key-type", "TYPE", false, "ecdsa-p256|rsa-2048|rsa-3072",
          std::string(to_string(ca_init_options{}.type)),
-         [](ca_init_options& t, const std::string& v) { return store(choose(v, key_type_words), t.type); }},
+         [](ca_init_options& t, const std::string& v) {
+             return store(choose(v, key_type_words), t.type);
+         }},
         switch_option("force", "replace an existing CA", &ca_init_options::force),
     };
     return table;

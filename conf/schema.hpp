@@ -13,8 +13,7 @@
 
 namespace hoplens::conf::detail {
 
-template <class Target>
-struct option_def {
+template <class Target> struct option_def {
     std::string name;        // "listen": flag --listen, config key listen
     std::string value_name;  // "SPEC"; empty for a switch (which takes no value as a flag)
     bool repeatable = false; // may be given several times; later sources replace earlier ones
@@ -24,8 +23,7 @@ struct option_def {
     std::function<std::optional<std::string>(Target&, const std::string& value)> apply;
 };
 
-template <class Target>
-using option_table = std::vector<option_def<Target>>;
+template <class Target> using option_table = std::vector<option_def<Target>>;
 
 const option_table<run_options>& run_table();
 const option_table<ca_init_options>& ca_init_table();

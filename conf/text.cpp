@@ -43,7 +43,8 @@ bool is_host_name(std::string_view text) {
             continue;
         }
         const char c = text[i];
-        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         if (!alnum && c != '-' && c != '_') {
             return false;
         }

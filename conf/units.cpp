@@ -14,7 +14,8 @@ struct unit {
 };
 
 // Longest suffixes first so that "ms" is not read as "m".
-constexpr std::array<unit, 4> duration_units{{{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
+constexpr std::array<unit, 4> duration_units{
+    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
 constexpr std::array<unit, 7> size_units{{{"KiB", 1ull << 10},
                                           {"MiB", 1ull << 20},
                                           {"GiB", 1ull << 30},

@@ -175,6 +175,7 @@ struct capture_sink::impl {
     output_file pcapng;
     output_file keylog;
     std::unique_ptr<capture::recorder> recorder;
+    std::string pcapng_buffer; // capture thread only
 
     std::mutex mutex;
     std::condition_variable wake;
@@ -256,7 +257,8 @@ struct capture_sink::impl {
                 w.bytes.size() - std::min<std::size_t>(4, w.bytes.size()));
             har.write(w.bytes, w.offset, w.offset == 0 ? std::string_view{} : tail, w.offset);
         }
-        pcapng.write(recorder->take_pcapng_bytes());
+        recorder->take_pcapng_bytes(pcapng_buffer);
+        pcapng.write(pcapng_buffer);
     }
 
     void open_all(capture::time_point now) {

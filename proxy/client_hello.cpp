@@ -19,7 +19,7 @@ std::uint8_t byte_at(std::span<const std::byte> buf, std::size_t i) {
 
 // A bounds-checked cursor over the reassembled hello; every read fails rather than overrun.
 class reader {
-public:
+  public:
     explicit reader(std::span<const std::uint8_t> data) : data_(data) {
     }
     bool empty() const {
@@ -53,7 +53,7 @@ public:
         return true;
     }
 
-private:
+  private:
     std::span<const std::uint8_t> data_;
     std::size_t pos_ = 0;
 };
@@ -75,8 +75,8 @@ bool valid_host_name(std::span<const std::uint8_t> name) {
             label_bytes = 0;
             continue;
         }
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '-' || c == '_';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (!ok || ++label_bytes > 63) {
             return false;
         }
@@ -113,7 +113,8 @@ std::optional<not_tls_reason> read_server_name(std::span<const std::uint8_t> dat
 }
 
 // ProtocolNameList (RFC 7301 §3.1): non-empty names, at least one.
-std::optional<not_tls_reason> read_alpn(std::span<const std::uint8_t> data, client_hello_info& out) {
+std::optional<not_tls_reason> read_alpn(std::span<const std::uint8_t> data,
+                                        client_hello_info& out) {
     reader r(data);
     std::span<const std::uint8_t> list;
     if (!r.vector(2, list) || !r.empty() || list.empty()) {

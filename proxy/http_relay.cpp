@@ -157,6 +157,44 @@ struct in_flight_exchange {
     std::atomic<std::uint64_t>& count;
 };
 
+// The capture's view of this client connection: opened at its first exchange (a connection
+// that only says CONNECT is not one), closed when the relay ends.
+class tapped_relay {
+  public:
+    tapped_relay(services& svc, const client_leg& client) : svc_(svc), client_(client) {
+    }
+    ~tapped_relay() {
+        if (opened_) {
+            svc_.capture.closed(client_.id, wall::now(), aborted_);
+        }
+    }
+    void attach(const upstream_connection& up, const upstream_target& target) {
+        if (!svc_.capture.enabled()) {
+            return;
+        }
+        if (!opened_) {
+            opened_ = true;
+            const auto name = client_.fixed_target ? client_.fixed_target->authority.host
+                                                   : target.authority.host;
+            svc_.capture.opened(tapped_connection{client_.id, client_.peer.address().to_string(),
+                                                  client_.peer.port(), name, target.tls},
+                                wall::now());
+        }
+        const auto& t = up.timings;
+        svc_.capture.upstream_attached(client_.id, up.remote.address().to_string(), up.remote.port(),
+                                       t.dns_us, t.connect_us, t.ssl_us, wall::now());
+    }
+    void aborted() {
+        aborted_ = true;
+    }
+
+  private:
+    services& svc_;
+    const client_leg& client_;
+    bool opened_ = false;
+    bool aborted_ = false;
+};
+
 std::string peer_text(const tcp::endpoint& ep) {
     return authority_text(host_port{ep.address().to_string(), ep.port()});
 }
@@ -174,6 +212,7 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
     std::optional<upstream_connection> up;
     upstream_target up_target;
     const std::string client_text = peer_text(client.peer);
+    tapped_relay tapped(svc, client);
 
     auto fail = [&](int status, const std::string& reason) -> net::awaitable<relay_end> {
         spdlog::info("conn {} {}: {} {}", client.id, client_text, status, reason);
@@ -253,12 +292,10 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
                 }
                 up = std::move(std::get<upstream_connection>(got));
                 up_target = where->target;
-                if (svc.capture.enabled()) {
-                    const auto& t = up->timings;
-                    svc.capture.upstream_attached(client.id, up->remote.address().to_string(),
-                                                  up->remote.port(), t.dns_us, t.connect_us, t.ssl_us,
-                                                  wall::now());
-                }
+                tapped.attach(*up, up_target);
+                up->timings = upstream_timings{}; // later exchanges on it open nothing
+            } else if (attempt == 0) {
+                tapped.attach(*up, up_target); // kept from the previous exchange: no phases
             }
             const error_code ec = co_await forward(*up->stream, head_out, flow::client_to_server);
             if (!ec) {
@@ -363,6 +400,7 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
                                              upstream_ms});
         }
         if (!response_ok) {
+            tapped.aborted();
             spdlog::info("conn {} {}: response from {}: {}", client.id, client_text,
                          where->target.key(), error);
             up.reset();

@@ -2,9 +2,11 @@
 
 #include "certs/certs.hpp"
 #include "diag/diag.hpp"
+#include "hoplens_version.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/ca_command.hpp"
 #include "proxy/ca_store.hpp"
+#include "proxy/capture_sink.hpp"
 #include "proxy/leaf_key_pool_filler.hpp"
 #include "proxy/listeners.hpp"
 #include "proxy/services.hpp"
@@ -73,7 +75,18 @@ int run_proxy(const conf::run_options& options) {
     diag::listener_registry listener_registry;
     diag::upstream_registry upstream_registry;
 
-    tap capture(nullptr);
+    std::unique_ptr<capture_sink> sink;
+    if (options.har || options.pcapng || options.keylog) {
+        capture_sink_options copt;
+        copt.har = options.har.value_or("");
+        copt.pcapng = options.pcapng.value_or("");
+        copt.keylog = options.keylog.value_or("");
+        copt.version = hoplens::version;
+        copt.body_cap_bytes = options.capture_body_limit;
+        sink = std::make_unique<capture_sink>(copt, counters);
+    }
+    tap capture(sink && sink->enabled() ? sink.get() : nullptr);
+    tap keylog(sink && sink->keylog_enabled() ? sink.get() : nullptr);
     access_log access(options.access_log);
 
     std::shared_ptr<certs::leaf_key_pool> rsa_pool;
@@ -88,7 +101,10 @@ int run_proxy(const conf::run_options& options) {
     cache_opt.clock = [] { return std::chrono::system_clock::now(); };
     cache_opt.random = &certs::openssl_random_bytes;
     cache_opt.new_key = certs::make_leaf_key_source(leaf_type, rsa_pool);
-    cache_opt.configure = &configure_server_context;
+    cache_opt.configure = [&keylog](SSL_CTX* ctx) {
+        configure_server_context(ctx);
+        install_keylog(ctx, keylog);
+    };
     certs::server_context_cache leaves(ca.ca, cache_opt);
 
     std::unique_ptr<upstream_tls> upstream;
@@ -98,6 +114,8 @@ int run_proxy(const conf::run_options& options) {
         std::cerr << "hoplens: " << e.what() << "\n";
         return 1;
     }
+
+    install_keylog(upstream->context().native_handle(), keylog);
 
     services svc{options, counters, *upstream, capture, access, {}, {}};
     svc.leaf_for = [&](const std::string& name, std::string& why) -> std::shared_ptr<SSL_CTX> {
@@ -149,10 +167,16 @@ int run_proxy(const conf::run_options& options) {
 
     accepting.run_until_signal([&] {
         access.reopen();
+        if (sink) {
+            sink->reopen();
+        }
     });
 
     if (diag_server) {
         diag_server->stop();
+    }
+    if (sink) {
+        sink->stop(); // the files are complete and valid before exit
     }
     spdlog::info("stopped after {} connections", diag::read(counters.connections_total));
     return 0;

@@ -149,23 +149,21 @@ net::awaitable<void> intercept_tls(services& svc, worker& w, tcp::socket socket,
         spdlog::debug("conn {}: client TLS handshake for '{}' failed: {}", id, name, ec.message());
         co_return;
     }
-    if (svc.capture.enabled()) {
-        svc.capture.opened(tapped_connection{id, client.peer.address().to_string(), client.peer.port(),
-                                             name, true},
-                           std::chrono::system_clock::now());
-    }
     client.stream = std::move(tls);
     co_await relay_http(svc, w.pool, client);
-    if (svc.capture.enabled()) {
-        svc.capture.closed(id, std::chrono::system_clock::now(), false);
-    }
 }
 
 // sni and reverse listeners, and CONNECT tunnels: look at the ClientHello, then pass
 // through or intercept.
+//
+// The names are references to the caller's frame, which awaits this coroutine. (Passing
+// brace-initialized temporaries by value here was miscompiled by GCC 12: the parameter copy
+// freed a small-string buffer of the caller's. Callers pass named locals.)
 net::awaitable<void> serve_tls(services& svc, worker& w, tcp::socket socket,
-                               std::optional<std::string> default_name, upstream_target target,
-                               bool target_from_sni, std::uint64_t id, conf::listen_mode mode) {
+                               const std::optional<std::string>& default_name,
+                               const upstream_target& requested_target, bool target_from_sni,
+                               std::uint64_t id, conf::listen_mode mode) {
+    upstream_target target = requested_target;
     const auto hello = co_await peek_hello(socket, svc.options.timeout.tls_handshake);
     if (const auto* bad = std::get_if<not_tls>(&hello)) {
         diag::add(svc.counters.not_tls_total);
@@ -216,20 +214,21 @@ net::awaitable<void> serve_connect(services& svc, worker& w, client_leg& client,
     if (co_await down.write_all(net::buffer(established))) {
         co_return;
     }
-    tcp::socket socket = std::move(down.tcp().socket());
     // TLS inside the tunnel starts with a handshake record (0x16); anything else is plain HTTP.
-    if (co_await client.stream->wait_readable(svc.options.timeout.tls_handshake)) {
+    if (co_await down.wait_readable(svc.options.timeout.tls_handshake)) {
         co_return;
     }
+    tcp::socket socket = std::move(down.tcp().socket());
     unsigned char first = 0;
     error_code ec;
-    socket.receive(net::buffer(&first, 1), tcp::socket::message_peek, ec);
-    if (ec) {
+    if (socket.receive(net::buffer(&first, 1), tcp::socket::message_peek, ec) == 0 || ec) {
         co_return;
     }
     if (first == 0x16) {
-        co_await serve_tls(svc, w, std::move(socket), target->host, upstream_target{*target, true},
-                           false, client.id, conf::listen_mode::explicit_proxy);
+        const std::optional<std::string> name = target->host;
+        const upstream_target tls_target{*target, true};
+        co_await serve_tls(svc, w, std::move(socket), name, tls_target, false, client.id,
+                           conf::listen_mode::explicit_proxy);
         co_return;
     }
     client_leg inner;
@@ -292,13 +291,16 @@ net::awaitable<void> serve_client(services& svc, worker& w, const conf::listen_s
     }
     case conf::listen_mode::sni: {
         // The client believed it was connecting to the name on this port.
-        upstream_target target{host_port{"", listener.bind.port}, true};
-        co_await serve_tls(svc, w, std::move(socket), std::nullopt, target, true, id, listener.mode);
+        const upstream_target target{host_port{"", listener.bind.port}, true};
+        const std::optional<std::string> no_default_name;
+        co_await serve_tls(svc, w, std::move(socket), no_default_name, target, true, id,
+                           listener.mode);
         break;
     }
     case conf::listen_mode::reverse: {
-        upstream_target target{host_port{listener.reverse_host, listener.reverse_port}, true};
-        co_await serve_tls(svc, w, std::move(socket), listener.reverse_host, target, false, id,
+        const upstream_target target{host_port{listener.reverse_host, listener.reverse_port}, true};
+        const std::optional<std::string> default_name = listener.reverse_host;
+        co_await serve_tls(svc, w, std::move(socket), default_name, target, false, id,
                            listener.mode);
         break;
     }

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace hoplens::proxy {
 
 class capture_sink;
@@ -40,11 +42,14 @@ class tap {
                            time_point at);
     void chunk(std::uint64_t id, flow direction, time_point at, std::string_view bytes);
     void closed(std::uint64_t id, time_point at, bool aborted);
-    // One NSS key-log line (the TLS secrets of either leg), for --keylog.
-    void keylog_line(std::string_view line);
 
   private:
+    friend void install_keylog(SSL_CTX* ctx, tap& capture);
     capture_sink* sink_;
 };
+
+// --keylog: every TLS connection made with ctx (either leg) writes its secrets in NSS
+// key-log format, so that a tcpdump taken on the jump host decrypts in Wireshark.
+void install_keylog(SSL_CTX* ctx, tap& capture);
 
 } // namespace hoplens::proxy

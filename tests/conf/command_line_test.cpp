@@ -4,10 +4,8 @@
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <sstream>
 #include <functional>
-#include <unistd.h>
+#include <sstream>
 
 using namespace hoplens::conf;
 using namespace hoplens::conf::test;
@@ -86,7 +84,8 @@ TEST_CASE("every run option accepts a good value") {
              CHECK(o.listens[0].reverse_host == "origin.test");
              CHECK(o.listens[0].reverse_port == 9443);
          }},
-        {{"--upstream-ca", "/etc/ca.pem"}, [](const run_options& o) { CHECK(*o.upstream_ca == "/etc/ca.pem"); }},
+        {{"--upstream-ca", "/etc/ca.pem"},
+         [](const run_options& o) { CHECK(*o.upstream_ca == "/etc/ca.pem"); }},
         {{"--insecure-upstream"}, [](const run_options& o) { CHECK(o.insecure_upstream); }},
         {{"--map", "a.test=127.0.0.2", "--map", "b.test=[::1]:8443"},
          [](const run_options& o) {
@@ -121,7 +120,8 @@ TEST_CASE("every run option accepts a good value") {
         {{"--threads", "3"}, [](const run_options& o) { CHECK(o.threads == 3); }},
         {{"--log-level", "trace"}, [](const run_options& o) { CHECK(o.log_level == "trace"); }},
         {{"--connect-timeout", "500ms", "--tls-handshake-timeout", "2s", "--request-head-timeout",
-          "3s", "--idle-timeout", "5m", "--upstream-response-timeout", "1h", "--drain-timeout", "0s"},
+          "3s", "--idle-timeout", "5m", "--upstream-response-timeout", "1h", "--drain-timeout",
+          "0s"},
          [](const run_options& o) {
              CHECK(o.timeout.connect == milliseconds(500));
              CHECK(o.timeout.tls_handshake == milliseconds(2000));
@@ -131,10 +131,14 @@ TEST_CASE("every run option accepts a good value") {
              CHECK(o.timeout.drain == milliseconds(0));
          }},
         {{"--cert-cache-size", "10"}, [](const run_options& o) { CHECK(o.cert_cache_size == 10); }},
-        {{"--leaf-key-type", "rsa-2048"}, [](const run_options& o) { CHECK(o.leaf_key_type == key_type::rsa_2048); }},
-        {{"--max-header-bytes", "16KiB"}, [](const run_options& o) { CHECK(o.max_header_bytes == 16384); }},
-        {{"--capture-body-limit", "0"}, [](const run_options& o) { CHECK(o.capture_body_limit == 0); }},
-        {{"--instance-name", "edge-7"}, [](const run_options& o) { CHECK(o.instance_name == "edge-7"); }},
+        {{"--leaf-key-type", "rsa-2048"},
+         [](const run_options& o) { CHECK(o.leaf_key_type == key_type::rsa_2048); }},
+        {{"--max-header-bytes", "16KiB"},
+         [](const run_options& o) { CHECK(o.max_header_bytes == 16384); }},
+        {{"--capture-body-limit", "0"},
+         [](const run_options& o) { CHECK(o.capture_body_limit == 0); }},
+        {{"--instance-name", "edge-7"},
+         [](const run_options& o) { CHECK(o.instance_name == "edge-7"); }},
     };
     for (const auto& r : rows) {
         CAPTURE(r.args.front());
@@ -155,8 +159,10 @@ TEST_CASE("bad values: one line naming the option and the reason") {
         {{"--upstream-ca", ""}, "--upstream-ca: empty path"},
         {{"--insecure-upstream=no"}, "--insecure-upstream: takes no value"},
         {{"--map", "a.test"}, "--map: expected HOST=ADDR[:PORT] in 'a.test'"},
-        {{"--map", "a.test=1.1.1.1", "--map", "A.test=2.2.2.2"}, "--map: host 'a.test' is mapped twice"},
-        {{"--passthrough", "a/b"}, "--passthrough: bad pattern 'a/b' (host-name characters and the globs * and ?)"},
+        {{"--map", "a.test=1.1.1.1", "--map", "A.test=2.2.2.2"},
+         "--map: host 'a.test' is mapped twice"},
+        {{"--passthrough", "a/b"},
+         "--passthrough: bad pattern 'a/b' (host-name characters and the globs * and ?)"},
         {{"--allow", "10.0.0.1/8"}, "--allow: host bits set after /8 in '10.0.0.1/8'"},
         {{"--allow", "everyone"}, "--allow: bad address 'everyone' in 'everyone'"},
         {{"--har", ""}, "--har: empty path"},
@@ -169,7 +175,8 @@ TEST_CASE("bad values: one line naming the option and the reason") {
         {{"--backlog", "-5"}, "--backlog: bad number '-5' (expected 1-65535)"},
         {{"--backlog", "1", "--backlog", "2"}, "--backlog: given more than once"},
         {{"--threads", "0"}, "--threads: bad number '0' (expected 1-1024)"},
-        {{"--log-level", "loud"}, "--log-level: unknown level 'loud' (expected trace|debug|info|warn|error|off)"},
+        {{"--log-level", "loud"},
+         "--log-level: unknown level 'loud' (expected trace|debug|info|warn|error|off)"},
         {{"--connect-timeout", "10"},
          "--connect-timeout: bad duration '10' (expected a whole number and a unit: ms, s, m or h, "
          "as in 10s; at most 168h)"},
@@ -181,7 +188,8 @@ TEST_CASE("bad values: one line naming the option and the reason") {
         {{"--capture-body-limit", "lots"},
          "--capture-body-limit: bad size 'lots' (expected a whole number of bytes, optionally with "
          "KiB, MiB, GiB, kB, MB or GB)"},
-        {{"--instance-name", "a b"}, "--instance-name: bad name 'a b' (1-64 letters, digits, '.', '-', '_')"},
+        {{"--instance-name", "a b"},
+         "--instance-name: bad name 'a b' (1-64 letters, digits, '.', '-', '_')"},
         {{"--bogus"}, "--bogus: unknown option"},
         {{"--list", "sni@127.0.0.1:1"}, "--list: unknown option"},
         {{"-x"}, "-x: unknown option"},
@@ -190,8 +198,9 @@ TEST_CASE("bad values: one line naming the option and the reason") {
         {{"serve"}, "unknown command 'serve' (expected run, ca or diag)"},
         {{"--config", "/x"}, "--config: cannot read '/x': No such file or directory"},
         {{"--config", ""}, "--config: empty path"},
-        {{"--log-level", "a\nb\x1b"}, "--log-level: unknown level 'a\\x0ab\\x1b' (expected "
-                                        "trace|debug|info|warn|error|off)"},
+        {{"--log-level", "a\nb\x1b"},
+         "--log-level: unknown level 'a\\x0ab\\x1b' (expected "
+         "trace|debug|info|warn|error|off)"},
     };
     // Named copies, not structured bindings: clang 14 cannot capture those in CAPTURE.
     for (const auto& entry : rows) {
@@ -200,140 +209,6 @@ TEST_CASE("bad values: one line naming the option and the reason") {
         CAPTURE(args.front());
         CHECK(error_of(parse(args)) == message);
     }
-}
-
-TEST_CASE("config file: same keys as the flags; flags win") {
-    const fake_files files{{"/etc/hoplens.conf", "# comment\n"
-                                                 "listen = sni@127.0.0.1:443\n"
-                                                 "listen = http@127.0.0.1:80\n"
-                                                 "backlog = 100\n"
-                                                 "insecure-upstream = true\n"
-                                                 "idle-timeout = 2m\n"
-                                                 "log-level = debug\n"}};
-    const auto from_file = run_of(parse({"--config", "/etc/hoplens.conf"}, files));
-    CHECK(from_file.listens.size() == 2);
-    CHECK(from_file.backlog == 100);
-    CHECK(from_file.insecure_upstream);
-    CHECK(from_file.timeout.idle == milliseconds(120'000));
-    CHECK(from_file.log_level == "debug");
-
-    const auto mixed = run_of(parse(
-        {"--backlog", "7", "--config", "/etc/hoplens.conf", "--listen", "explicit@[::1]:3128"}, files));
-    CHECK(mixed.backlog == 7);
-    REQUIRE(mixed.listens.size() == 1); // the flag's list replaces the file's
-    CHECK(mixed.listens[0].bind.address == "::1");
-    CHECK(mixed.log_level == "debug"); // untouched by flags: the file's value
-}
-
-TEST_CASE("config file errors name the file") {
-    const std::vector<std::pair<std::string, std::string>> rows{
-        {"backlog = zero\n",
-         "--backlog: bad number 'zero' (expected 1-65535) (in config file '/c')"},
-        {"listen = foo@127.0.0.1:8080\n",
-         "--listen: unknown mode 'foo' (expected explicit, sni, http or "
-         "reverse:https://HOST[:PORT]) in 'foo@127.0.0.1:8080' (in config file '/c')"},
-        {"insecure-upstream = maybe\n",
-         "--insecure-upstream: unknown value 'maybe' (expected true|false|yes|no|on|off|1|0) (in "
-         "config file '/c')"},
-        {"bogus = 1\n", "--config: unknown key 'bogus' in '/c'"},
-        {"config = /other\n", "--config: unknown key 'config' in '/c'"},
-        {"backlog\n", "--config: bad line 'backlog' in '/c' (expected key = value)"},
-        {"backlog = 1\nbacklog = 2\n", "--config: key 'backlog' given more than once in '/c'"},
-    };
-    for (const auto& entry : rows) {
-        const auto& text = entry.first;
-        const auto& message = entry.second;
-        CAPTURE(text);
-        CHECK(error_of(parse({"--config", "/c"}, {{"/c", text}})) == message);
-    }
-    CHECK_FALSE(run_of(parse({"--config", "/c"}, {{"/c", "insecure-upstream = false\n"}})).insecure_upstream);
-}
-
-namespace {
-
-struct temp_dir {
-    std::filesystem::path path;
-    temp_dir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "hoplens-conf-XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path = pattern;
-    }
-    ~temp_dir() {
-        std::filesystem::remove_all(path);
-    }
-};
-
-command parse_real(std::vector<std::string> args) {
-    std::vector<const char*> argv{"hoplens"};
-    for (const auto& a : args) {
-        argv.push_back(a.c_str());
-    }
-    return parse_command_line(static_cast<int>(argv.size()), argv.data(), test_env());
-}
-
-} // namespace
-
-TEST_CASE("real config files on disk") {
-    temp_dir dir;
-    const auto file = dir.path / "hoplens.conf";
-    std::ofstream(file) << "backlog = 123\nmap = a.test=127.0.0.9\n";
-    const auto o = run_of(parse_real({"--config", file.string(), "--threads", "2"}));
-    CHECK(o.backlog == 123);
-    REQUIRE(o.maps.size() == 1);
-    CHECK(o.maps[0].address == "127.0.0.9");
-    CHECK(o.threads == 2);
-    CHECK(run_of(parse_real({"--config", file.string(), "--backlog", "9"})).backlog == 9);
-
-    CHECK(error_of(parse_real({"--config", dir.path.string()})) ==
-          "--config: cannot read '" + dir.path.string() + "': Is a directory");
-    const auto missing = (dir.path / "missing.conf").string();
-    CHECK(error_of(parse_real({"--config", missing})) ==
-          "--config: cannot read '" + missing + "': No such file or directory");
-    if (geteuid() != 0) { // root reads a mode-000 file anyway
-        std::filesystem::permissions(file, std::filesystem::perms::none);
-        CHECK(error_of(parse_real({"--config", file.string()})) ==
-              "--config: cannot read '" + file.string() + "': Permission denied");
-    }
-}
-
-TEST_CASE("the example config file parses and matches the defaults") {
-    const auto text = read_whole_file(std::filesystem::path(HOPLENS_SOURCE_DIR) / "conf/hoplens.conf.example");
-    REQUIRE(std::holds_alternative<std::string>(text));
-    const auto& body = std::get<std::string>(text);
-    // Every run option in --help is documented in the example as "# key =".
-    const auto help = std::get<show_help>(parse({"--help"})).text;
-    const auto run_section = help.substr(0, help.find("  --config FILE"));
-    std::istringstream help_lines(run_section);
-    int keys = 0;
-    for (std::string line; std::getline(help_lines, line);) {
-        if (line.starts_with("  --")) {
-            const auto key = line.substr(4, line.find(' ', 4) - 4);
-            CHECK_MESSAGE(body.find("\n# " + key + " =") != std::string::npos, key);
-            ++keys;
-        }
-    }
-    CHECK(keys == 26);
-    // Uncommenting every "# key = value" line gives a valid file equal to the defaults.
-    std::string uncommented;
-    std::istringstream lines(body);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.starts_with("# ") && line.find(" = ") != std::string::npos &&
-            line.find(' ', 2) == line.find(" = ")) {
-            uncommented += line.substr(2) + "\n";
-        }
-    }
-    const auto o = run_of(parse({"--config", "/ex"}, {{"/ex", uncommented}}));
-    const auto d = run_of(parse({}));
-    CHECK(o.listens.size() == d.listens.size());
-    CHECK(o.backlog == d.backlog);
-    CHECK(o.diag->port == d.diag->port);
-    CHECK(o.allow.size() == d.allow.size());
-    CHECK(o.timeout.idle == d.timeout.idle);
-    CHECK(o.timeout.drain == d.timeout.drain);
-    CHECK(o.max_header_bytes == d.max_header_bytes);
-    CHECK(o.capture_body_limit == d.capture_body_limit);
-    CHECK(o.leaf_key_type == d.leaf_key_type);
-    CHECK(o.log_level == d.log_level);
 }
 
 TEST_CASE("--help lists every option with its default; --version") {
@@ -405,7 +280,8 @@ TEST_CASE("subcommands") {
     CHECK(init.data_dir == "/home/tester/.local/share/hoplens");
     CHECK(init.type == key_type::ecdsa_p256);
     CHECK_FALSE(init.force);
-    init = std::get<ca_init_options>(parse({"ca", "init", "--data-dir", "/d", "--key-type", "rsa-3072", "--force"}));
+    init = std::get<ca_init_options>(
+        parse({"ca", "init", "--data-dir", "/d", "--key-type", "rsa-3072", "--force"}));
     CHECK(init.data_dir == "/d");
     CHECK(init.type == key_type::rsa_3072);
     CHECK(init.force);
@@ -429,7 +305,8 @@ TEST_CASE("subcommands") {
          "--key-type: unknown value 'ed25519' (expected ecdsa-p256|rsa-2048|rsa-3072)"},
         {{"ca", "init", "--listen", "sni@127.0.0.1:1"}, "--listen: unknown option"},
         {{"ca", "init", "--force=yes"}, "--force: takes no value"},
-        {{"ca", "export", "--data-dir", "/a", "--data-dir", "/b"}, "--data-dir: given more than once"},
+        {{"ca", "export", "--data-dir", "/a", "--data-dir", "/b"},
+         "--data-dir: given more than once"},
         {{"diag", "--port", "0"}, "--port: bad port '0' (expected 1-65535)"},
         {{"diag", "--port"}, "--port: missing value"},
         {{"diag", "extra"}, "unexpected argument 'extra'"},

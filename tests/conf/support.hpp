@@ -26,14 +26,15 @@ using fake_files = std::map<std::string, std::string>;
 
 inline command parse(std::vector<std::string> args, const fake_files& files = {},
                      const environment& env = test_env()) {
-    return parse_arguments(args, env, [&](const std::filesystem::path& p)
-                               -> std::variant<std::string, std::error_code> {
-        const auto it = files.find(p.string());
-        if (it == files.end()) {
-            return std::make_error_code(std::errc::no_such_file_or_directory);
-        }
-        return it->second;
-    });
+    return parse_arguments(
+        args, env,
+        [&](const std::filesystem::path& p) -> std::variant<std::string, std::error_code> {
+            const auto it = files.find(p.string());
+            if (it == files.end()) {
+                return std::make_error_code(std::errc::no_such_file_or_directory);
+            }
+            return it->second;
+        });
 }
 
 inline std::string error_of(const command& c) {

@@ -10,8 +10,7 @@ using namespace hoplens::conf;
 
 namespace {
 
-template <class T>
-std::string error(const std::variant<T, std::string>& v) {
+template <class T> std::string error(const std::variant<T, std::string>& v) {
     const auto* e = std::get_if<std::string>(&v);
     return e ? *e : "(ok)";
 }
@@ -76,8 +75,8 @@ TEST_CASE("parse_listen rejects malformed specs with a reason") {
         {"sni@[127.0.0.1]:80", "'127.0.0.1' is not a numeric IPv4 or [IPv6] address in "
                                "'sni@[127.0.0.1]:80'"},
         {"sni@127.1:80", "'127.1' is not a numeric IPv4 or [IPv6] address in 'sni@127.1:80'"},
-        {"reverse@127.0.0.1:80",
-         "reverse mode needs a target, as in reverse:https://HOST[:PORT] in 'reverse@127.0.0.1:80'"},
+        {"reverse@127.0.0.1:80", "reverse mode needs a target, as in reverse:https://HOST[:PORT] "
+                                 "in 'reverse@127.0.0.1:80'"},
         {"reverse:http://a.test@127.0.0.1:80",
          "reverse target must be https://HOST[:PORT] in 'reverse:http://a.test@127.0.0.1:80'"},
         {"reverse:https://a.test/x@127.0.0.1:80",
@@ -190,7 +189,8 @@ TEST_CASE("durations and sizes") {
     CHECK(std::get<milliseconds>(parse_duration("2m")) == milliseconds(120'000));
     CHECK(std::get<milliseconds>(parse_duration("1h")) == milliseconds(3'600'000));
     CHECK(std::get<milliseconds>(parse_duration("0s")) == milliseconds(0));
-    for (const char* bad : {"", "10", "s", "1.5s", "-1s", "10 s", "10sec", "169h", "99999999999999999999ms"}) {
+    for (const char* bad :
+         {"", "10", "s", "1.5s", "-1s", "10 s", "10sec", "169h", "99999999999999999999ms"}) {
         CAPTURE(bad);
         CHECK(error(parse_duration(bad)) ==
               "bad duration '" + std::string(bad) +

@@ -75,7 +75,8 @@ def bad_request(sc, mode, data):
         return client.status_of(got), got, closed
 
 
-class UpstreamErrors(unittest.TestCase):
+
+class UpstreamErrors(scenario.AliveTestCase):
     def test_untrusted_upstream_certificate_is_502_with_reason(self):
         with scenario.Scenario(origin=ORIGIN, upstream_ca=False, name="errors-noca") as sc:
             for mode in scenario.TLS_MODES:
@@ -125,7 +126,7 @@ class UpstreamErrors(unittest.TestCase):
         self.assertEqual((r.rc, r.status), (0, 200), r.describe())
 
 
-class BadRequests(unittest.TestCase):
+class BadRequests(scenario.AliveTestCase):
     MODES = ("http", "explicit-http", "explicit", "sni", "reverse")
 
     def assert_rejected(self, data_for_mode, want_status, forwarded_marker=None):
@@ -169,7 +170,7 @@ class BadRequests(unittest.TestCase):
             body=b"zz\r\nhello\r\n0\r\n\r\n"), 400)
 
 
-class AllowList(unittest.TestCase):
+class AllowList(scenario.AliveTestCase):
     """hoplens allows only 127.0.0.2; connections from 127.0.0.1 are refused."""
 
     @classmethod

@@ -41,7 +41,8 @@ def write_pem(pem):
     return f.name
 
 
-class Certificates(unittest.TestCase):
+
+class Certificates(scenario.AliveTestCase):
     def leaf_of(self, mode, host=O.ORIGIN_HOST, sni=True):
         if mode == "reverse" and not sni:
             addr, port = S.listener("reverse")
@@ -114,7 +115,7 @@ class Certificates(unittest.TestCase):
             h.cleanup()
 
 
-class Bodies(unittest.TestCase):
+class Bodies(scenario.AliveTestCase):
     def test_get_bodies_intact(self):
         for mode in scenario.ALL_MODES:
             for name in ("0", "1k", "10m"):
@@ -157,7 +158,7 @@ class Bodies(unittest.TestCase):
                 self.assertEqual(client.sha256(r.body), want, f"{mode}: chunked body differs")
 
 
-class ConnectionReuse(unittest.TestCase):
+class ConnectionReuse(scenario.AliveTestCase):
     def test_requests_share_one_client_connection(self):
         for mode in scenario.ALL_MODES:
             with self.subTest(mode=mode):
@@ -190,7 +191,7 @@ class ConnectionReuse(unittest.TestCase):
                                 + "\n".join(lines))
 
 
-class Ipv6(unittest.TestCase):
+class Ipv6(scenario.AliveTestCase):
     def test_explicit_on_ipv6_loopback(self):
         try:
             procs.free_port("::1")

@@ -53,7 +53,8 @@ def abuse(addr, port):
     return held
 
 
-class Disturbance(unittest.TestCase):
+
+class Disturbance(scenario.AliveTestCase):
     def test_abuse_beside_10mib_transfers(self):
         tmp = tempfile.mkdtemp(prefix="hoplens-robust-")
         downloads = {m: start_download(m, os.path.join(tmp, m)) for m in ("explicit", "sni", "http")}

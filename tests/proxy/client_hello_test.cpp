@@ -30,7 +30,8 @@ struct hello_options {
 bytes openssl_client_hello(const char* server_name, std::vector<std::string> alpn = {},
                            int max_version = 0, unsigned max_send_fragment = 0) {
     const hello_options o{server_name, std::move(alpn), max_version, max_send_fragment};
-    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                          SSL_CTX_free);
     REQUIRE(ctx);
     if (o.max_version != 0) {
         REQUIRE(SSL_CTX_set_max_proto_version(ctx.get(), o.max_version) == 1);
@@ -52,7 +53,8 @@ bytes openssl_client_hello(const char* server_name, std::vector<std::string> alp
             wire.push_back(static_cast<unsigned char>(p.size()));
             wire.insert(wire.end(), p.begin(), p.end());
         }
-        REQUIRE(SSL_set_alpn_protos(ssl.get(), wire.data(), static_cast<unsigned>(wire.size())) == 0);
+        REQUIRE(SSL_set_alpn_protos(ssl.get(), wire.data(), static_cast<unsigned>(wire.size())) ==
+                0);
     }
     REQUIRE(SSL_connect(ssl.get()) == -1);
     REQUIRE(SSL_get_error(ssl.get(), -1) == SSL_ERROR_WANT_READ);
@@ -123,7 +125,8 @@ bytes hand_hello(const std::optional<bytes>& extensions) {
         body.insert(body.end(), extensions->begin(), extensions->end());
     }
     bytes hs{std::byte{1}, static_cast<std::byte>(body.size() >> 16),
-             static_cast<std::byte>(body.size() >> 8 & 0xff), static_cast<std::byte>(body.size() & 0xff)};
+             static_cast<std::byte>(body.size() >> 8 & 0xff),
+             static_cast<std::byte>(body.size() & 0xff)};
     hs.insert(hs.end(), body.begin(), body.end());
     return hs;
 }
@@ -186,7 +189,8 @@ void check_every_split(const bytes& hello) {
     }
     CHECK(verdict(hello) == "hello");
     auto followed = hello;
-    followed.insert(followed.end(), {std::byte{0x14}, std::byte{3}, std::byte{3}, std::byte{0}, std::byte{1}});
+    followed.insert(followed.end(),
+                    {std::byte{0x14}, std::byte{3}, std::byte{3}, std::byte{0}, std::byte{1}});
     CHECK(verdict(followed) == "hello");
 }
 
@@ -244,27 +248,31 @@ TEST_CASE("not TLS: garbage, plain HTTP, SSLv2, other records") {
     CHECK(verdict({}) == "need_more");
     CHECK(verdict(from_text("GET / HTTP/1.1\r\nHost: a\r\n\r\n"sv)) == "not a TLS handshake");
     CHECK(verdict(from_text("G"sv)) == "not a TLS handshake");
-    CHECK(verdict(from_text("\x15\x03\x03\x00\x02\x02\x28"sv)) == "not a TLS handshake"); // an alert
+    CHECK(verdict(from_text("\x15\x03\x03\x00\x02\x02\x28"sv)) ==
+          "not a TLS handshake"); // an alert
     // SSLv2-style CLIENT-HELLO (length 0x8031, type 1, version 3.1).
     CHECK(verdict(from_text("\x80\x31\x01\x03\x01"sv)) == "SSLv2-style hello");
     CHECK(verdict(from_text("\x80\x31"sv)) == "need_more");
     CHECK(verdict(from_text("\x80\x31\x02"sv)) == "not a TLS handshake");
     CHECK(verdict(from_text("\x16\x02"sv)) == "bad TLS record header");
-    CHECK(verdict(from_text("\x16\x03\x01\x00\x00"sv)) == "bad TLS record header");  // empty record
-    CHECK(verdict(from_text("\x16\x03\x01\x40\x01"sv)) == "bad TLS record header");  // > 2^14
-    CHECK(verdict(from_text("\x16\x03\x01\x00\x04\x02\x00\x00\x00"sv)) == "malformed ClientHello"); // ServerHello
+    CHECK(verdict(from_text("\x16\x03\x01\x00\x00"sv)) == "bad TLS record header"); // empty record
+    CHECK(verdict(from_text("\x16\x03\x01\x40\x01"sv)) == "bad TLS record header"); // > 2^14
+    CHECK(verdict(from_text("\x16\x03\x01\x00\x04\x02\x00\x00\x00"sv)) ==
+          "malformed ClientHello"); // ServerHello
     CHECK(verdict(from_text("\x16\x03\x01\x00\x01\x02"sv)) == "malformed ClientHello");
 
     // A record of another type before the hello is complete.
     const auto hs = handshake_of(openssl_client_hello("a.test"));
     auto records = as_records(bytes(hs.begin(), hs.begin() + 10), 10);
-    records.insert(records.end(), {std::byte{21}, std::byte{3}, std::byte{3}, std::byte{0}, std::byte{2}});
+    records.insert(records.end(),
+                   {std::byte{21}, std::byte{3}, std::byte{3}, std::byte{0}, std::byte{2}});
     CHECK(verdict(records) == "malformed ClientHello");
 }
 
 TEST_CASE("malformed lengths are refused, never read past") {
-    const auto ext = concat({sni_extension("ok.test"), extension(16, {std::byte{0}, std::byte{3}, std::byte{2},
-                                                                      std::byte{'h'}, std::byte{'2'}})});
+    const auto ext =
+        concat({sni_extension("ok.test"), extension(16, {std::byte{0}, std::byte{3}, std::byte{2},
+                                                         std::byte{'h'}, std::byte{'2'}})});
     const auto good = hand_hello(ext);
     CHECK(info_of(as_records(good, good.size())).server_name == "ok.test");
     CHECK(info_of(as_records(good, good.size())).alpn == std::vector<std::string>{"h2"});
@@ -285,10 +293,12 @@ TEST_CASE("malformed lengths are refused, never read past") {
         }
     }
     const std::vector<std::pair<bytes, std::string>> rows{
-        {hand_hello(concat({sni_extension("a.test"), sni_extension("b.test")})), "malformed ClientHello"},
+        {hand_hello(concat({sni_extension("a.test"), sni_extension("b.test")})),
+         "malformed ClientHello"},
         {hand_hello(extension(0, {})), "malformed ClientHello"},
         {hand_hello(extension(0, {std::byte{0}, std::byte{0}})), "malformed ClientHello"},
-        {hand_hello(extension(16, {std::byte{0}, std::byte{1}, std::byte{0}})), "malformed ClientHello"},
+        {hand_hello(extension(16, {std::byte{0}, std::byte{1}, std::byte{0}})),
+         "malformed ClientHello"},
         {hand_hello(sni_extension("bad/host.test")), "invalid server_name"},
         {hand_hello(sni_extension("a..b")), "invalid server_name"},
         {hand_hello(sni_extension("trailing.dot.")), "invalid server_name"},
@@ -312,7 +322,8 @@ TEST_CASE("malformed lengths are refused, never read past") {
 
 TEST_CASE("size bounds: 16 KiB hellos pass, larger ones are too large") {
     auto padded = [](std::size_t padding) {
-        return hand_hello(concat({sni_extension("big.test"), extension(21, bytes(padding, std::byte{0}))}));
+        return hand_hello(
+            concat({sni_extension("big.test"), extension(21, bytes(padding, std::byte{0}))}));
     };
     const auto near_limit = padded(max_client_hello_bytes - 100);
     REQUIRE(near_limit.size() <= max_client_hello_bytes);
@@ -334,11 +345,13 @@ TEST_CASE("size bounds: 16 KiB hellos pass, larger ones are too large") {
 TEST_CASE("hellos captured from real clients (the fuzz seeds)") {
     // Recorded with tests/fuzz's capture: openssl s_client, curl and Python's ssl module
     // connecting to a bare listener on 127.0.0.1.
-    const auto dir = std::filesystem::path(__FILE__).parent_path() / "../fuzz/corpus/client_hello_fuzz";
+    const auto dir =
+        std::filesystem::path(__FILE__).parent_path() / "../fuzz/corpus/client_hello_fuzz";
     auto load = [&](const char* name) {
         std::ifstream in(dir / name, std::ios::binary);
         REQUIRE_MESSAGE(in, (dir / name).string());
-        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string text((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
         return from_text(text);
     };
     auto info = info_of(load("openssl_s_client_sni_alpn"));

@@ -7,13 +7,22 @@ Two hoplens processes share one data dir (one CA):
   sni:  one sni listener; --map NAME=ADDR:TLS, since the client's port is the listener's.
 """
 import os
+import sys
+import unittest
 
 from . import hoplens, origin as origin_mod
 
 O = origin_mod
 
-TLS_MODES = ("explicit", "sni", "reverse")
-ALL_MODES = TLS_MODES + ("http", "explicit-http")
+
+def _selected(modes):
+    """HOPLENS_IT_MODES="sni http" narrows a run to some modes (for debugging one of them)."""
+    wanted = os.environ.get("HOPLENS_IT_MODES", "").split()
+    return tuple(m for m in modes if not wanted or m in wanted)
+
+
+TLS_MODES = _selected(("explicit", "sni", "reverse"))
+ALL_MODES = TLS_MODES + _selected(("http", "explicit-http"))
 
 
 class Scenario:
@@ -50,6 +59,13 @@ class Scenario:
                 h.cleanup()
         if self._own_origin:
             self.origin.stop()
+
+    def check_alive(self):
+        """Raises AssertionError with the log tail if a hoplens process has exited."""
+        for h in (self.main, self.sni):
+            if h is not None and not h.proc.alive():
+                raise AssertionError(f"hoplens ({h.proc.name}) exited with status {h.proc.proc.returncode}:\n"
+                                     f"{h.proc.tail(15)}")
 
     def listener(self, mode):
         """(addr, port) of the hoplens listener that serves mode."""
@@ -103,3 +119,19 @@ class Scenario:
         if mode == "explicit":
             port = self.origin.tls_port
         return f"{host}:{port}"
+
+
+class AliveTestCase(unittest.TestCase):
+    """Fails fast, with hoplens's log tail, once hoplens has died, and blames the test it died
+    in. Uses the Scenario in the global `S` of the test's module."""
+
+    def _check(self):
+        sc = getattr(sys.modules[type(self).__module__], "S", None)
+        if sc is not None:
+            sc.check_alive()
+
+    def setUp(self):
+        self._check()
+
+    def tearDown(self):
+        self._check()
