@@ -58,16 +58,26 @@ std::array<std::uint8_t, 16> as_v6(const parsed_address& a) {
     return out;
 }
 
-// RFC 1071 one's-complement sum, folded at the end.
+// RFC 1071 one's-complement sum, folded at the end. Big-endian 32-bit words are summed into
+// 64 bits (2^16 = 1 modulo 2^16 - 1, so the halves of a word add up as two 16-bit words):
+// a quarter of the steps of a 16-bit loop, on every payload byte of the pcapng.
 std::uint32_t sum16(std::span<const std::uint8_t> bytes, std::uint32_t acc = 0) {
+    std::uint64_t wide = acc;
     std::size_t i = 0;
+    for (; i + 4 <= bytes.size(); i += 4) {
+        wide += std::uint32_t(bytes[i]) << 24 | std::uint32_t(bytes[i + 1]) << 16 |
+                std::uint32_t(bytes[i + 2]) << 8 | bytes[i + 3];
+    }
     for (; i + 1 < bytes.size(); i += 2) {
-        acc += std::uint32_t(bytes[i] << 8 | bytes[i + 1]);
+        wide += std::uint32_t(bytes[i] << 8 | bytes[i + 1]);
     }
     if (i < bytes.size()) {
-        acc += std::uint32_t(bytes[i] << 8);
+        wide += std::uint32_t(bytes[i] << 8);
     }
-    return acc;
+    while (wide >> 16 != 0) { // to 16 bits, so that callers can add to the result
+        wide = (wide & 0xFFFF) + (wide >> 16);
+    }
+    return std::uint32_t(wide);
 }
 
 std::uint16_t fold(std::uint32_t acc) {

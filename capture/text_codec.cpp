@@ -8,28 +8,31 @@ namespace hoplens::capture {
 std::string base64_encode(std::string_view bytes) {
     static constexpr char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
+    // Sized once and filled through a pointer: appending a char at a time was the capture
+    // thread's top cost on bulk binary bodies (1 MiB kept per body).
+    std::string out((bytes.size() + 2) / 3 * 4, '=');
+    char* o = out.data();
     std::size_t i = 0;
     for (; i + 3 <= bytes.size(); i += 3) {
         const auto n = (std::uint32_t(std::uint8_t(bytes[i])) << 16) |
                        (std::uint32_t(std::uint8_t(bytes[i + 1])) << 8) |
                        std::uint32_t(std::uint8_t(bytes[i + 2]));
-        out += alphabet[(n >> 18) & 63];
-        out += alphabet[(n >> 12) & 63];
-        out += alphabet[(n >> 6) & 63];
-        out += alphabet[n & 63];
+        *o++ = alphabet[(n >> 18) & 63];
+        *o++ = alphabet[(n >> 12) & 63];
+        *o++ = alphabet[(n >> 6) & 63];
+        *o++ = alphabet[n & 63];
     }
     const std::size_t rest = bytes.size() - i;
-    if (rest > 0) {
+    if (rest > 0) { // the padding '=' are already there
         std::uint32_t n = std::uint32_t(std::uint8_t(bytes[i])) << 16;
         if (rest == 2) {
             n |= std::uint32_t(std::uint8_t(bytes[i + 1])) << 8;
         }
-        out += alphabet[(n >> 18) & 63];
-        out += alphabet[(n >> 12) & 63];
-        out += rest == 2 ? alphabet[(n >> 6) & 63] : '=';
-        out += '=';
+        *o++ = alphabet[(n >> 18) & 63];
+        *o++ = alphabet[(n >> 12) & 63];
+        if (rest == 2) {
+            *o = alphabet[(n >> 6) & 63];
+        }
     }
     return out;
 }

@@ -30,6 +30,13 @@ std::string name_of(const listener_report& l) {
     return l.mode.empty() ? l.address : l.mode + "@" + l.address;
 }
 
+// 2, the kernel's default, reuses TIME_WAIT ports for loopback connections only:
+// say so, or "now 2" reads as "already on".
+std::string tw_reuse_text(const snapshot& s) {
+    const auto text = sysctl_text(s, "net.ipv4.tcp_tw_reuse");
+    return text == "2" ? "2: loopback only" : text;
+}
+
 using rule = std::function<void(const snapshot&, std::vector<advice>&)>;
 
 // The accept queue's limit is min(backlog, net.core.somaxconn), read once at listen().
@@ -136,7 +143,7 @@ void outbound_time_wait(const snapshot& s, std::vector<advice>& out) {
                        "): new upstream connections will run out of ports. Fix: keep upstream "
                        "connections pooled (hoplens does; check for upstreams answering "
                        "Connection: close); sysctl -w net.ipv4.tcp_tw_reuse=1 (now ",
-                       sysctl_text(s, "net.ipv4.tcp_tw_reuse"),
+                       tw_reuse_text(s),
                        ") is safe for outgoing connections with net.ipv4.tcp_timestamps=1 (now ",
                        sysctl_text(s, "net.ipv4.tcp_timestamps"), ").")});
 }

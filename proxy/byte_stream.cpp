@@ -73,8 +73,13 @@ net::awaitable<void> tls_stream::shutdown() {
     stream_.next_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+// Bytes may wait in three places: decrypted in the SSL object, as a record OpenSSL has read
+// but not yet processed, or still in the BIO that Asio filled from the socket (a client's
+// first request often arrives in the same read as its handshake Finished).
 bool tls_stream::has_buffered_bytes() {
-    return SSL_pending(stream_.native_handle()) > 0;
+    SSL* ssl = stream_.native_handle();
+    return SSL_pending(ssl) > 0 || SSL_has_pending(ssl) == 1 ||
+           BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
 }
 
 bool is_clean_close(const error_code& ec) {

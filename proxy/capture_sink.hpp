@@ -31,6 +31,7 @@ struct capture_sink_options {
     std::size_t queue_bytes = 64 * 1024 * 1024; // chunk bytes waiting for the capture thread
     std::size_t queue_events = 64 * 1024;       // events waiting
     std::chrono::milliseconds flush_interval{1000};
+    std::chrono::microseconds batch_pause{2000}; // between batches under load (see run())
 };
 
 using shared_bytes = std::shared_ptr<const std::vector<std::byte>>;

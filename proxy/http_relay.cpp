@@ -410,6 +410,12 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
             up.reset();
         }
         if (close_client) {
+            if (up && request.complete()) {
+                // The upstream connection is still good for others: keep it pooled, so that a
+                // client's `Connection: close` costs no upstream TIME_WAIT.
+                pool.release(up_target, std::move(*up));
+                up.reset();
+            }
             co_await down.shutdown();
             co_return relay_end{};
         }

@@ -94,7 +94,7 @@ TEST_CASE("each rule: fires on its condition, names the number and the fix") {
              s.time_wait.max_tw_buckets = 100000;
          },
          advice_id::outbound_time_wait_high, advice_level::warning,
-         {"20000", "28232", "tcp_tw_reuse=1", "tcp_timestamps=1"}},
+         {"20000", "28232", "tcp_tw_reuse=1 (now 2: loopback only)", "tcp_timestamps=1"}},
         {"TIME_WAIT near max buckets", [](snapshot& s) { s.time_wait.host = 900; },
          advice_id::time_wait_near_max, advice_level::warning,
          {"900", "1000", "tcp_max_tw_buckets=2000"}},

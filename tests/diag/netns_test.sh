@@ -93,7 +93,9 @@ echo "TIME_WAIT inbound $own_in (ss $ss_in) outbound $own_out (ss $ss_out) host 
 # Not always exactly 200: a client port reused for the same 4-tuple takes over the old
 # server-side TIME_WAIT (RFC 6191 with timestamps). What matters is agreeing with ss.
 [[ "$own_in" == "$ss_in" && "$own_in" -ge 190 ]] || fail "own_inbound"
-[[ "$own_out" == "$ss_out" && "$own_out" == 30 ]] || fail "own_outbound"
+# Outbound too: with tcp_tw_reuse (2 = loopback, the default) a connect() after a second
+# boundary may take over an earlier connection's TIME_WAIT toward the same port.
+[[ "$own_out" == "$ss_out" && "$own_out" -ge 25 ]] || fail "own_outbound"
 [[ "$host" == "$ss_host" && "$own" == $((own_in + own_out)) ]] || fail "host / own"
 
 # The clamp: backlog 200 above the namespace's somaxconn 64, both numbers in the message.

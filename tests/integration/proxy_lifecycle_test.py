@@ -37,12 +37,14 @@ class Signals(unittest.TestCase):
         h = start()
         out = tempfile.NamedTemporaryFile(delete=False).name
         try:
-            port = h.port["explicit"]
+            port = h.port["http"]
             p = subprocess.Popen(["curl", "-sS", "--max-time", "60", "--limit-rate", "3M", "-o", out,
-                                  "-w", "%{http_code}", "-x", f"http://127.0.0.1:{port}", "--cacert", h.ca_pem,
-                                  ORIGIN.url("/files/10m")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                  "-w", "%{http_code}", "--noproxy", "*", "--connect-to",
+                                  f"{O.ORIGIN_HOST}:{ORIGIN.http_port}:127.0.0.1:{port}",
+                                  ORIGIN.url("/files/10m", scheme="http")], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
             time.sleep(1.0)
-            self.assertIsNone(p.poll(), "the download should still be running")
+            self.assertIsNone(p.poll(), f"the download should still be running: {p.poll()} {p.communicate()}")
             h.proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 3.0
             while procs.port_open("127.0.0.1", port, 0.3) and time.monotonic() < deadline:

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 import unittest
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import backend, client, env, hoplens, pki, procs, scenario  # noqa: E402
@@ -176,13 +177,13 @@ class ConnectionReuse(scenario.AliveTestCase):
         for mode in ("explicit", "sni", "reverse", "http"):
             with self.subTest(mode=mode):
                 which = "http" if mode == "http" else "tls"
-                since = len(S.origin.log_lines(which))
+                marker = uuid.uuid4().hex
                 client_connections = 4
                 for _ in range(client_connections):
-                    url, args = S.via(mode, "/files/small")
+                    url, args = S.via(mode, f"/files/small?{marker}")
                     r = client.curl([url, url], args)
                     self.assertEqual([t["http_code"] for t in r.transfers], [200, 200], r.describe())
-                lines = S.origin.log_lines(which)[since:]
+                lines = [l for l in S.origin.log_lines(which) if marker in l]
                 self.assertEqual(len(lines), 2 * client_connections, f"origin log: {lines}")
                 upstream = {l.split()[0] for l in lines}
                 self.assertLess(len(upstream), client_connections,

@@ -67,7 +67,11 @@ def curl(urls, args=(), timeout=60.0, data_file=None):
         bodies = []
         for i in range(len(urls)):
             p = os.path.join(tmp, f"body{i}")
-            bodies.append(open(p, "rb").read() if os.path.exists(p) else b"")
+            if os.path.exists(p):
+                with open(p, "rb") as f:
+                    bodies.append(f.read())
+            else:
+                bodies.append(b"")
         return CurlResult(r.returncode, transfers, r.stderr.decode(errors="replace"), bodies, argv)
 
 

@@ -15,14 +15,14 @@ from . import hoplens, origin as origin_mod
 O = origin_mod
 
 
-def _selected(modes):
+def selected(modes):
     """HOPLENS_IT_MODES="sni http" narrows a run to some modes (for debugging one of them)."""
     wanted = os.environ.get("HOPLENS_IT_MODES", "").split()
     return tuple(m for m in modes if not wanted or m in wanted)
 
 
-TLS_MODES = _selected(("explicit", "sni", "reverse"))
-ALL_MODES = TLS_MODES + _selected(("http", "explicit-http"))
+TLS_MODES = selected(("explicit", "sni", "reverse"))
+ALL_MODES = TLS_MODES + selected(("http", "explicit-http"))
 
 
 class Scenario:

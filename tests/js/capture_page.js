@@ -1,0 +1,57 @@
+// Usage:
+//   node capture_page.js record PROFILE_DIR URL PROXY_URL SCREENSHOT
+//   node capture_page.js replay PROFILE_DIR URL HAR_FILE SCREENSHOT [DEAD_PROXY_URL]
+// Drives Debian's Chromium (headless, through playwright-core) to load the capture test page
+// (tests/integration/capture_support.py: a title, a script that rewrites #status, a
+// stylesheet, a 16x16 PNG). `record` goes through hoplens; `replay` serves every request
+// from the HAR (routeFromHAR, notFound: abort), so the page renders only if the HAR holds
+// every exchange intact. Prints one JSON line: what the page showed and the TLS issuer seen.
+// The caller sets HOME to a directory whose NSS db trusts hoplens's CA.
+'use strict';
+const path = require('path');
+const { chromium } = require(path.join(__dirname, 'node_modules', 'playwright-core'));
+
+const [mode, profile, url, arg, screenshot, deadProxy] = process.argv.slice(2);
+
+function launchArgs(proxy) {
+  const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--disable-features=HttpsUpgrades'];
+  if (proxy) args.push(`--proxy-server=${proxy}`, '--proxy-bypass-list=<-loopback>');
+  return args;
+}
+
+async function main() {
+  const proxy = mode === 'record' ? arg : deadProxy;
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium', headless: true, args: launchArgs(proxy),
+    env: { ...process.env }, timeout: 60000,
+  });
+  try {
+    const failed = [];
+    const page = await context.newPage();
+    page.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure().errorText}`));
+    if (mode === 'replay') await context.routeFromHAR(arg, { notFound: 'abort' });
+    const response = await page.goto(url, { waitUntil: 'load', timeout: 30000 });
+    const details = mode === 'record' ? await response.securityDetails() : null;
+    const shown = await page.evaluate(() => {
+      const img = document.getElementById('logo');
+      return {
+        title: document.title,
+        mark: document.getElementById('status').textContent,
+        imageWidth: img.complete ? img.naturalWidth : 0,
+        headingColor: getComputedStyle(document.getElementById('title')).color,
+      };
+    });
+    await page.screenshot({ path: screenshot });
+    console.log(JSON.stringify({ ok: true, status: response.status(), issuer: details && details.issuer,
+      protocol: details && details.protocol, failed, ...shown }));
+  } finally {
+    await context.close();
+  }
+}
+
+main().catch((e) => {
+  console.log(JSON.stringify({ ok: false, error: String(e && e.stack || e) }));
+  process.exit(1);
+});
