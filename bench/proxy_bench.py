@@ -232,9 +232,10 @@ def run_wrk(s, extra=()):
 
 
 def run_hey(s, conns, extra=()):
-    proxy = ["-x", s.proxy] if s.proxy else []
+    # hey sends its URL's host:port as SNI; -host gives it (and the Host header) a real name.
+    target = ["-x", f"http://{s.proxy}"] if s.proxy else ["-host", HOST]
     out, wall, cores = measured(s, client(["hey", "-cpus", "1", "-c", str(conns), "-z", f"{DURATION}s", "-t", "10",
-                                           *proxy, *extra, s.url + "/small"]), DURATION + 30)
+                                           *target, *extra, s.url + "/small"]), DURATION + 30)
     return dict(parse_hey(out), cores=cores, unit="req/s", tool="hey")
 
 

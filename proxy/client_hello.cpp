@@ -97,11 +97,15 @@ std::optional<not_tls_reason> read_server_name(std::span<const std::uint8_t> dat
         std::uint32_t type = 0;
         std::span<const std::uint8_t> name;
         if (!entries.read(1, type) || type != server_name_host_name || !entries.vector(2, name) ||
-            out.server_name) {
+            out.server_name || out.server_name_invalid) {
             return not_tls_reason::malformed;
         }
         if (!valid_host_name(name)) {
-            return not_tls_reason::bad_server_name;
+            // Some clients (Go's, hence hey) send "host:port" or an IP literal as the name.
+            // Like nginx, treat a name that is not a host name as no name at all: it never
+            // reaches a certificate, and the listener decides what "no SNI" means.
+            out.server_name_invalid = true;
+            continue;
         }
         std::string host(name.begin(), name.end());
         for (auto& c : host) {
@@ -192,8 +196,6 @@ std::string_view to_string(not_tls_reason reason) {
         return "ClientHello too large";
     case not_tls_reason::malformed:
         return "malformed ClientHello";
-    case not_tls_reason::bad_server_name:
-        return "invalid server_name";
     }
     return "?";
 }

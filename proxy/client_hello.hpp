@@ -32,7 +32,6 @@ enum class not_tls_reason {
     bad_record,      // a record header that TLS forbids (version, length)
     too_large,       // the hello exceeds max_client_hello_bytes or its wire bound
     malformed,       // lengths or fields that do not add up
-    bad_server_name, // a server_name that is not a host name (bytes, '/', length)
 };
 std::string_view to_string(not_tls_reason reason);
 
@@ -41,7 +40,8 @@ struct not_tls {
 };
 
 struct client_hello_info {
-    std::optional<std::string> server_name; // lower-cased; absent: the client sent no SNI
+    std::optional<std::string> server_name; // lower-cased; absent: no (usable) SNI
+    bool server_name_invalid = false;       // a server_name was sent but is not a host name
     std::vector<std::string> alpn;          // protocols offered, in the client's order
     std::uint16_t record_version = 0;       // legacy_record_version of the first record
     std::uint16_t client_version = 0;       // legacy_version inside the hello

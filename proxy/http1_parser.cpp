@@ -171,6 +171,11 @@ bool http1_parser::keep_alive() const {
     return llhttp_should_keep_alive(&st_->parser) != 0;
 }
 
+bool http1_parser::expects_continue() const {
+    return (head_.version_major > 1 || head_.version_minor >= 1) &&
+           iequals(head_.find("expect"), "100-continue");
+}
+
 bool http1_parser::chunked() const {
     return (st_->parser.flags & F_CHUNKED) != 0;
 }
@@ -223,9 +228,9 @@ bool is_hop_by_hop(const message_head& head, std::string_view name) {
     return connection_lists(head, name);
 }
 
-void append_fields(std::string& out, const message_head& head, bool close) {
+void append_fields(std::string& out, const message_head& head, bool close, bool drop_expect) {
     for (const auto& h : head.headers) {
-        if (is_hop_by_hop(head, h.name)) {
+        if (is_hop_by_hop(head, h.name) || (drop_expect && iequals(h.name, "expect"))) {
             continue;
         }
         out.append(h.name).append(": ").append(h.value).append("\r\n");
@@ -242,12 +247,13 @@ std::string version_text(const message_head& head) {
 
 } // namespace
 
-std::string serialize_request_head(const message_head& head, std::string_view target, bool close) {
+std::string serialize_request_head(const message_head& head, std::string_view target, bool close,
+                                   bool drop_expect) {
     std::string out;
     out.reserve(head.wire_size + 32);
     out.append(head.method).append(" ").append(target).append(" ").append(version_text(head));
     out.append("\r\n");
-    append_fields(out, head, close);
+    append_fields(out, head, close, drop_expect);
     return out;
 }
 
@@ -256,7 +262,7 @@ std::string serialize_response_head(const message_head& head, bool close) {
     out.reserve(head.wire_size + 32);
     out.append(version_text(head)).append(" ").append(std::to_string(head.status));
     out.append(" ").append(head.reason).append("\r\n");
-    append_fields(out, head, close);
+    append_fields(out, head, close, false);
     return out;
 }
 

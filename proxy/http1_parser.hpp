@@ -75,6 +75,8 @@ class http1_parser {
         no_body_ = true;
     }
     bool keep_alive() const;
+    // The request carries `Expect: 100-continue` (RFC 9110 §10.1.1), HTTP/1.1 or later.
+    bool expects_continue() const;
     bool chunked() const;
     // The body ends when the connection closes (a response without length, RFC 9112 §6.3 p8).
     bool body_until_close() const;
@@ -102,7 +104,9 @@ class http1_parser {
 // fields it names, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization)
 // are dropped; everything else is kept in order and spelling. `target` replaces the request
 // target (absolute-form to origin-form); `close` adds `Connection: close`.
-std::string serialize_request_head(const message_head& head, std::string_view target, bool close);
+// `drop_expect` removes `Expect: 100-continue` when hoplens has answered it itself.
+std::string serialize_request_head(const message_head& head, std::string_view target, bool close,
+                                   bool drop_expect = false);
 std::string serialize_response_head(const message_head& head, bool close);
 
 } // namespace hoplens::proxy

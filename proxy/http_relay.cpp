@@ -113,6 +113,21 @@ net::awaitable<bool> stream_body(byte_stream& from, read_buffer& buf, http1_pars
     }
 }
 
+// A rewritten head followed by the body bytes already read, so that a small message leaves
+// in one write (one TLS record, one syscall) instead of two. A malformed start of body is
+// left in `buf` for stream_body to report.
+std::string head_with_body_start(std::string head, http1_parser& parser, read_buffer& buf) {
+    if (parser.complete() || buf.empty()) {
+        return head;
+    }
+    const auto step = parser.feed(buf.pending());
+    if (step.status != parse_status::bad_message) {
+        head.append(buf.pending().substr(0, step.consumed));
+        buf.consume(step.consumed);
+    }
+    return head;
+}
+
 // Where this request goes, and the request-target to send there.
 struct routed {
     upstream_target target;
@@ -272,8 +287,13 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
             co_return co_await fail(400, why);
         }
         const bool client_wants_close = !request.keep_alive();
-        const std::string head_out = serialize_request_head(head, where->origin_form, false);
-        const bool expects_continue = head.find("expect") == "100-continue" && !request.complete();
+        // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits before sending the
+        // body. hoplens answers it itself once the upstream leg is open and forwards the
+        // request without the expectation, as mitmproxy does: origins that ignore Expect then
+        // cannot stall the exchange, and a final answer before the body still reaches the client.
+        const bool expects_continue = request.expects_continue() && !request.complete();
+        const std::string head_out = head_with_body_start(
+            serialize_request_head(head, where->origin_form, false, expects_continue), request, cbuf);
 
         // Sends the head on a pooled connection if possible; an origin that closed a pooled
         // connection meanwhile is retried once on a new one, before any body byte was sent.
@@ -316,40 +336,13 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
             response.expect_no_body();
         }
         std::string error;
-        bool interim_seen = false;
-        auto read_response_head = [&]() -> net::awaitable<head_outcome> {
-            for (;;) {
-                const auto outcome =
-                    co_await read_head(*up->stream, ubuf, response, opt.timeout.upstream_response);
-                if (outcome != head_outcome::ok || response.head().status >= 200 ||
-                    response.head().status == 101) {
-                    co_return outcome;
-                }
-                // 1xx interim responses (100 Continue, 103 Early Hints) go to the client as is.
-                const auto interim = serialize_response_head(response.head(), false);
-                if (co_await forward(down, interim, flow::server_to_client)) {
-                    co_return head_outcome::closed;
-                }
-                interim_seen = true;
-                const bool head_only = head.method == "HEAD";
-                response.reset();
-                if (head_only) {
-                    response.expect_no_body();
-                }
-            }
-        };
-
         if (expects_continue) {
-            // RFC 9110 §10.1.1: the client waits for 100 Continue before sending the body.
-            const auto outcome = co_await read_response_head();
-            if (outcome != head_outcome::ok) {
-                diag::add(svc.counters.upstream_errors_total);
-                up.reset();
-                co_return co_await fail(outcome == head_outcome::timeout ? 504 : 502,
-                                        "upstream " + where->target.key() + " did not answer");
+            static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (co_await forward(down, go_on, flow::server_to_client)) {
+                co_return relay_end{};
             }
         }
-        if (!request.complete() && (!expects_continue || interim_seen)) {
+        if (!request.complete()) {
             if (!co_await stream_body(down, cbuf, request, *up->stream, forward,
                                       flow::client_to_server, opt.timeout.idle, request_bytes, error)) {
                 up.reset();
@@ -362,30 +355,45 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
             }
         }
         sent_at = steady::now();
-        if (!expects_continue || interim_seen) {
-            const auto outcome = co_await read_response_head();
-            if (outcome != head_outcome::ok) {
-                diag::add(svc.counters.upstream_errors_total);
-                up.reset();
-                if (outcome == head_outcome::timeout) {
-                    diag::add(svc.counters.upstream_timeouts_total);
-                    co_return co_await fail(504, "upstream " + where->target.key() +
-                                                     " sent no response within " +
-                                                     std::to_string(opt.timeout.upstream_response.count()) +
-                                                     " ms");
-                }
-                co_return co_await fail(502, "upstream " + where->target.key() +
-                                                 (outcome == head_outcome::bad
-                                                      ? " sent a malformed response: " +
-                                                            std::string(response.error_reason())
-                                                      : " closed the connection without a response"));
+        head_outcome outcome;
+        for (;;) {
+            outcome = co_await read_head(*up->stream, ubuf, response, opt.timeout.upstream_response);
+            if (outcome != head_outcome::ok || response.head().status >= 200) {
+                break;
             }
+            // 1xx interim responses (103 Early Hints, a 100 the origin sent anyway) go to the
+            // client as they are; the final response follows.
+            const auto interim = serialize_response_head(response.head(), false);
+            if (co_await forward(down, interim, flow::server_to_client)) {
+                co_return relay_end{};
+            }
+            response.reset();
+            if (head.method == "HEAD") {
+                response.expect_no_body();
+            }
+        }
+        if (outcome != head_outcome::ok) {
+            diag::add(svc.counters.upstream_errors_total);
+            up.reset();
+            if (outcome == head_outcome::timeout) {
+                diag::add(svc.counters.upstream_timeouts_total);
+                co_return co_await fail(504, "upstream " + where->target.key() +
+                                                 " sent no response within " +
+                                                 std::to_string(opt.timeout.upstream_response.count()) +
+                                                 " ms");
+            }
+            co_return co_await fail(502, "upstream " + where->target.key() +
+                                             (outcome == head_outcome::bad
+                                                  ? " sent a malformed response: " +
+                                                        std::string(response.error_reason())
+                                                  : " closed the connection without a response"));
         }
         const double upstream_ms =
             std::chrono::duration<double, std::milli>(steady::now() - sent_at).count();
         const bool until_close = response.body_until_close();
         const bool close_client = client_wants_close || until_close || !request.complete();
-        const std::string response_head = serialize_response_head(response.head(), close_client);
+        const std::string response_head = head_with_body_start(
+            serialize_response_head(response.head(), close_client), response, ubuf);
         std::uint64_t response_bytes = response_head.size();
         bool response_ok = !co_await forward(down, response_head, flow::server_to_client);
         if (response_ok && !response.complete()) {

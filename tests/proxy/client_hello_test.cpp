@@ -175,6 +175,10 @@ std::string verdict(const bytes& b) {
     if (const auto* n = std::get_if<not_tls>(&r)) {
         return std::string(to_string(n->reason));
     }
+    const auto& info = std::get<client_hello_info>(r);
+    if (info.server_name_invalid) {
+        return info.server_name ? "both" : "hello without usable SNI";
+    }
     return "hello";
 }
 
@@ -299,12 +303,12 @@ TEST_CASE("malformed lengths are refused, never read past") {
         {hand_hello(extension(0, {std::byte{0}, std::byte{0}})), "malformed ClientHello"},
         {hand_hello(extension(16, {std::byte{0}, std::byte{1}, std::byte{0}})),
          "malformed ClientHello"},
-        {hand_hello(sni_extension("bad/host.test")), "invalid server_name"},
-        {hand_hello(sni_extension("a..b")), "invalid server_name"},
-        {hand_hello(sni_extension("trailing.dot.")), "invalid server_name"},
-        {hand_hello(sni_extension(std::string(64, 'a') + ".test")), "invalid server_name"},
-        {hand_hello(sni_extension("nul\0byte"sv)), "invalid server_name"},
-        {hand_hello(sni_extension("sp ace")), "invalid server_name"},
+        {hand_hello(sni_extension("bad/host.test")), "hello without usable SNI"},
+        {hand_hello(sni_extension("a..b")), "hello without usable SNI"},
+        {hand_hello(sni_extension("trailing.dot.")), "hello without usable SNI"},
+        {hand_hello(sni_extension(std::string(64, 'a') + ".test")), "hello without usable SNI"},
+        {hand_hello(sni_extension("nul\0byte"sv)), "hello without usable SNI"},
+        {hand_hello(sni_extension("sp ace")), "hello without usable SNI"},
         {hand_hello(sni_extension(std::string(63, 'a') + ".test")), "hello"},
     };
     // Named copies, not structured bindings: clang 14 cannot capture those in CAPTURE.
