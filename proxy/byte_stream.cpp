@@ -1,85 +1,215 @@
 #include "proxy/byte_stream.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/read.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 
-#include <openssl/ssl.h>
+#include <openssl/err.h>
 
 namespace hoplens::proxy {
 
-using namespace net::experimental::awaitable_operators;
+namespace {
 
-net::awaitable<error_code> byte_stream::wait_readable(std::chrono::steady_clock::duration timeout) {
+using steady = std::chrono::steady_clock;
+
+} // namespace
+
+// Shared by the stream and its watchdog coroutine, so that either may end first.
+struct byte_stream::watchdog {
+    explicit watchdog(tcp::socket& s) : socket(&s), timer(s.get_executor()) {
+    }
+    tcp::socket* socket; // null once the stream is gone
+    net::steady_timer timer;
+    steady::time_point deadline = steady::time_point::max();
+    steady::time_point armed = steady::time_point::max();
+    bool fired = false;
+    bool running = false;
+};
+
+net::awaitable<void> byte_stream::watch(std::shared_ptr<watchdog> w) {
+    while (w->socket != nullptr) {
+        w->armed = w->deadline;
+        w->timer.expires_at(w->deadline);
+        co_await w->timer.async_wait(nothrow_awaitable);
+        if (w->socket != nullptr && w->deadline != steady::time_point::max() &&
+            steady::now() >= w->deadline) {
+            w->fired = true;
+            w->deadline = steady::time_point::max();
+            error_code ignored;
+            w->socket->cancel(ignored);
+        }
+    }
+}
+
+byte_stream::byte_stream(tcp::socket socket)
+    : socket_(std::move(socket)), watchdog_(std::make_shared<watchdog>(socket_)) {
+}
+
+byte_stream::~byte_stream() {
+    watchdog_->socket = nullptr;
+    watchdog_->timer.cancel();
+}
+
+void byte_stream::expires_after(duration d) {
+    auto& w = *watchdog_;
+    w.deadline = steady::now() + d;
+    w.fired = false;
+    if (!w.running) {
+        w.running = true;
+        net::co_spawn(socket_.get_executor(), watch(watchdog_), net::detached);
+    } else if (w.deadline < w.armed) {
+        w.timer.cancel(); // the watchdog wakes and re-arms for the earlier deadline
+    }
+}
+
+void byte_stream::expires_never() {
+    watchdog_->deadline = steady::time_point::max();
+    watchdog_->fired = false;
+}
+
+bool byte_stream::timed_out() const {
+    return watchdog_->fired;
+}
+
+net::awaitable<error_code> byte_stream::wait(tcp::socket::wait_type what) {
+    auto [ec] = co_await socket_.async_wait(what, nothrow_awaitable);
+    co_return timed_out() ? error_code(beast::error::timeout) : ec;
+}
+
+net::awaitable<error_code> byte_stream::wait_readable(duration timeout) {
     if (has_buffered_bytes()) {
         co_return error_code{};
     }
-    auto& socket = tcp_.socket();
-    net::steady_timer timer(socket.get_executor(), timeout);
-    auto outcome = co_await (socket.async_wait(tcp::socket::wait_read, nothrow_awaitable) ||
-                             timer.async_wait(nothrow_awaitable));
-    if (outcome.index() == 1) {
-        co_return error_code(beast::error::timeout);
-    }
-    co_return std::get<0>(std::get<0>(outcome));
+    expires_after(timeout);
+    co_return co_await wait(tcp::socket::wait_read);
 }
 
-plain_stream::plain_stream(tcp::socket socket) : byte_stream(stream_), stream_(std::move(socket)) {
+plain_stream::plain_stream(tcp::socket socket) : byte_stream(std::move(socket)) {
 }
 
 net::awaitable<std::tuple<error_code, std::size_t>> plain_stream::read_some(net::mutable_buffer b) {
-    co_return co_await stream_.async_read_some(b, nothrow_awaitable);
+    auto [ec, n] = co_await socket_.async_read_some(b, nothrow_awaitable);
+    co_return std::tuple{timed_out() ? error_code(beast::error::timeout) : ec, n};
 }
 
 net::awaitable<error_code> plain_stream::write_all(net::const_buffer b) {
-    auto [ec, n] = co_await net::async_write(stream_, b, nothrow_awaitable);
-    co_return ec;
+    auto [ec, n] = co_await net::async_write(socket_, b, nothrow_awaitable);
+    co_return timed_out() ? error_code(beast::error::timeout) : ec;
 }
 
 net::awaitable<void> plain_stream::shutdown() {
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
     co_return;
 }
 
-tls_stream::tls_stream(tcp::socket socket, ssl::context& ctx)
-    : byte_stream(stream_.next_layer()), stream_(beast::tcp_stream(std::move(socket)), ctx) {
+tls_stream::tls_stream(tcp::socket socket, SSL_CTX* ctx)
+    : byte_stream(std::move(socket)), ssl_(SSL_new(ctx)) {
+    error_code ignored;
+    socket_.non_blocking(true, ignored);
+    SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));
+    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                           SSL_MODE_RELEASE_BUFFERS);
+    // OpenSSL 3 reports a peer that closes without close_notify as an error; for HTTP/1 with
+    // explicit framing it is an ordinary close (the relay checks that bodies are complete).
+    SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    // One recv() per read instead of a header read and a body read per record.
+    SSL_set_read_ahead(ssl_, 1);
 }
 
-net::awaitable<error_code> tls_stream::handshake(ssl::stream_base::handshake_type type) {
-    auto [ec] = co_await stream_.async_handshake(type, nothrow_awaitable);
+tls_stream::~tls_stream() {
+    SSL_free(ssl_);
+}
+
+net::awaitable<std::tuple<error_code, std::size_t>> tls_stream::drive(op what, void* data,
+                                                                     std::size_t size) {
+    for (;;) {
+        ERR_clear_error();
+        std::size_t done = 0;
+        int rc = 0;
+        switch (what) {
+        case op::handshake:
+            rc = SSL_do_handshake(ssl_);
+            break;
+        case op::read:
+            rc = SSL_read_ex(ssl_, data, size, &done);
+            break;
+        case op::write:
+            rc = SSL_write_ex(ssl_, data, size, &done);
+            break;
+        case op::shutdown:
+            rc = SSL_shutdown(ssl_);
+            break;
+        }
+        if (rc > 0) {
+            co_return std::tuple{error_code{}, done};
+        }
+        const int err = SSL_get_error(ssl_, rc);
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+            const auto ec = co_await wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read
+                                                                     : tcp::socket::wait_write);
+            if (ec) {
+                co_return std::tuple{ec, std::size_t{0}};
+            }
+            continue;
+        }
+        if (err == SSL_ERROR_ZERO_RETURN) {
+            co_return std::tuple{error_code(net::error::eof), std::size_t{0}};
+        }
+        if (err == SSL_ERROR_SYSCALL) {
+            const int e = errno;
+            co_return std::tuple{e != 0 ? error_code(e, boost::system::system_category())
+                                        : error_code(net::error::eof),
+                                 std::size_t{0}};
+        }
+        const auto code = ERR_get_error();
+        co_return std::tuple{error_code(static_cast<int>(code), net::error::get_ssl_category()),
+                             std::size_t{0}};
+    }
+}
+
+net::awaitable<error_code> tls_stream::handshake(bool as_server) {
+    if (as_server) {
+        SSL_set_accept_state(ssl_);
+    } else {
+        SSL_set_connect_state(ssl_);
+    }
+    auto [ec, n] = co_await drive(op::handshake, nullptr, 0);
     co_return ec;
 }
 
 net::awaitable<std::tuple<error_code, std::size_t>> tls_stream::read_some(net::mutable_buffer b) {
-    co_return co_await stream_.async_read_some(b, nothrow_awaitable);
+    co_return co_await drive(op::read, b.data(), b.size());
 }
 
 net::awaitable<error_code> tls_stream::write_all(net::const_buffer b) {
-    auto [ec, n] = co_await net::async_write(stream_, b, nothrow_awaitable);
-    co_return ec;
+    auto* data = static_cast<char*>(const_cast<void*>(b.data()));
+    std::size_t left = b.size();
+    while (left > 0) {
+        auto [ec, n] = co_await drive(op::write, data, left);
+        if (ec) {
+            co_return ec;
+        }
+        data += n;
+        left -= n;
+    }
+    co_return error_code{};
 }
 
 net::awaitable<void> tls_stream::shutdown() {
     // Send close_notify without waiting for the peer's (RFC 8446 §6.1 allows it): marking the
     // peer's as received makes SSL_shutdown complete once ours is written.
-    SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
-    stream_.next_layer().expires_after(std::chrono::seconds(2));
-    co_await stream_.async_shutdown(nothrow_awaitable);
+    SSL_set_shutdown(ssl_, SSL_RECEIVED_SHUTDOWN);
+    expires_after(std::chrono::seconds(2));
+    co_await drive(op::shutdown, nullptr, 0);
     error_code ignored;
-    stream_.next_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-// Bytes may wait in three places: decrypted in the SSL object, as a record OpenSSL has read
-// but not yet processed, or still in the BIO that Asio filled from the socket (a client's
-// first request often arrives in the same read as its handshake Finished).
 bool tls_stream::has_buffered_bytes() {
-    SSL* ssl = stream_.native_handle();
-    return SSL_pending(ssl) > 0 || SSL_has_pending(ssl) == 1 ||
-           BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
+    return SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_) == 1;
 }
 
 bool is_clean_close(const error_code& ec) {

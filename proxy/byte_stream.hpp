@@ -1,9 +1,19 @@
 #pragma once
 // One leg of a relayed connection, plain TCP or TLS over TCP, behind one interface so that
-// the HTTP relay is written once for the four combinations of legs. Each operation is bounded
-// by the deadline set with expires_after().
+// the HTTP relay is written once for the four combinations of legs.
+//
+// TLS runs OpenSSL directly on the non-blocking socket (SSL_set_fd), the way nginx does,
+// rather than through asio::ssl::stream: that stream keeps two 17 KiB buffers per connection
+// for its whole life and copies every record through a BIO pair. Here an idle connection
+// holds no buffer at all (SSL_MODE_RELEASE_BUFFERS) and each record is copied once.
+//
+// Timeouts: each stream has one deadline, enforced by a watchdog coroutine that cancels the
+// socket's pending operations when it passes (STYLE.md §3). Setting the deadline is a store;
+// the watchdog's timer is re-armed only when a deadline moves earlier.
 
 #include "proxy/net.hpp"
+
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <memory>
@@ -13,32 +23,44 @@ namespace hoplens::proxy {
 
 class byte_stream {
   public:
-    virtual ~byte_stream() = default;
+    using duration = std::chrono::steady_clock::duration;
+
+    virtual ~byte_stream();
+    byte_stream(const byte_stream&) = delete;
+    byte_stream& operator=(const byte_stream&) = delete;
 
     virtual net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) = 0;
     virtual net::awaitable<error_code> write_all(net::const_buffer b) = 0;
     // Ends our sending side: close_notify for TLS, FIN for TCP. Errors are of no interest.
     virtual net::awaitable<void> shutdown() = 0;
-    // Decrypted bytes already buffered inside the stream (TLS), readable without waiting.
+    // Bytes already read from the socket and not yet returned (TLS), readable without waiting.
     virtual bool has_buffered_bytes() = 0;
     virtual SSL* ssl() = 0; // nullptr for plain TCP
 
     // Waits until the peer sends something, without holding a buffer while idle.
-    net::awaitable<error_code> wait_readable(std::chrono::steady_clock::duration timeout);
+    net::awaitable<error_code> wait_readable(duration timeout);
 
-    beast::tcp_stream& tcp() {
-        return tcp_;
-    }
-    void expires_after(std::chrono::steady_clock::duration d) {
-        tcp_.expires_after(d);
+    // Operations after this fail with beast::error::timeout once `d` has passed.
+    void expires_after(duration d);
+    void expires_never();
+
+    tcp::socket& socket() {
+        return socket_;
     }
 
   protected:
-    explicit byte_stream(beast::tcp_stream& tcp) : tcp_(tcp) {
-    }
+    explicit byte_stream(tcp::socket socket);
+    // Waits until the socket is ready for `what`, or the deadline passes.
+    net::awaitable<error_code> wait(tcp::socket::wait_type what);
+    // The deadline passed since it was last set: what a cancelled operation means.
+    bool timed_out() const;
+
+    tcp::socket socket_;
 
   private:
-    beast::tcp_stream& tcp_;
+    struct watchdog;
+    static net::awaitable<void> watch(std::shared_ptr<watchdog> w);
+    std::shared_ptr<watchdog> watchdog_;
 };
 
 using byte_stream_ptr = std::unique_ptr<byte_stream>;
@@ -55,26 +77,27 @@ class plain_stream final : public byte_stream {
     SSL* ssl() override {
         return nullptr;
     }
-
-  private:
-    beast::tcp_stream stream_;
 };
 
 class tls_stream final : public byte_stream {
   public:
-    // The context is only used to create the SSL object; the stream keeps no reference to it.
-    tls_stream(tcp::socket socket, ssl::context& ctx);
-    net::awaitable<error_code> handshake(ssl::stream_base::handshake_type type);
+    // The SSL object takes its own reference to ctx.
+    tls_stream(tcp::socket socket, SSL_CTX* ctx);
+    ~tls_stream() override;
+    net::awaitable<error_code> handshake(bool as_server);
     net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override;
     net::awaitable<error_code> write_all(net::const_buffer b) override;
     net::awaitable<void> shutdown() override;
     bool has_buffered_bytes() override;
     SSL* ssl() override {
-        return stream_.native_handle();
+        return ssl_;
     }
 
   private:
-    ssl::stream<beast::tcp_stream> stream_;
+    enum class op { handshake, read, write, shutdown };
+    // Runs one SSL call until it completes, waiting on the socket as OpenSSL asks.
+    net::awaitable<std::tuple<error_code, std::size_t>> drive(op what, void* data, std::size_t size);
+    SSL* ssl_;
 };
 
 // A normal end of the peer's stream, as opposed to a failure worth a log line.

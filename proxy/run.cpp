@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <iostream>
 #include <thread>
 
@@ -53,6 +54,9 @@ void configure_server_context(SSL_CTX* ctx) {
 } // namespace
 
 int run_proxy(const conf::run_options& options) {
+    // OpenSSL writes to the sockets itself, without MSG_NOSIGNAL: a peer that went away must
+    // be an EPIPE error on that connection, not the end of the process.
+    std::signal(SIGPIPE, SIG_IGN);
     if (auto level = log_level(options.log_level)) {
         spdlog::set_level(*level);
     }
@@ -115,7 +119,7 @@ int run_proxy(const conf::run_options& options) {
         return 1;
     }
 
-    install_keylog(upstream->context().native_handle(), keylog);
+    install_keylog(upstream->context(), keylog);
 
     services svc{options, counters, *upstream, capture, access, {}, {}};
     svc.leaf_for = [&](const std::string& name, std::string& why) -> std::shared_ptr<SSL_CTX> {

@@ -117,7 +117,7 @@ net::awaitable<void> relay_passthrough(services& svc, worker& w, tcp::socket& cl
         spdlog::info("conn {} passthrough: {}", id, failure->reason);
         co_return;
     }
-    auto& upstream = std::get<upstream_connection>(got).stream->tcp().socket();
+    auto& upstream = std::get<upstream_connection>(got).stream->socket();
     steady::time_point last = steady::now();
     co_await ((pump(client, upstream, last) && pump(upstream, client, last)) ||
               idle_watchdog(last, svc.options.timeout.idle));
@@ -135,16 +135,14 @@ net::awaitable<void> intercept_tls(services& svc, worker& w, tcp::socket socket,
         spdlog::info("conn {}: no certificate for '{}': {}", id, name, why);
         co_return;
     }
-    SSL_CTX_up_ref(leaf.get());
-    ssl::context ctx(leaf.get()); // a view for Asio; the SSL object keeps its own reference
     client_leg client;
     client.id = id;
     client.peer = socket.remote_endpoint();
     client.mode = mode;
     client.fixed_target = target;
-    auto tls = std::make_unique<tls_stream>(std::move(socket), ctx);
+    auto tls = std::make_unique<tls_stream>(std::move(socket), leaf.get());
     tls->expires_after(svc.options.timeout.tls_handshake);
-    if (const auto ec = co_await tls->handshake(ssl::stream_base::server)) {
+    if (const auto ec = co_await tls->handshake(true)) {
         diag::add(svc.counters.tls_handshake_errors_total);
         spdlog::debug("conn {}: client TLS handshake for '{}' failed: {}", id, name, ec.message());
         co_return;
@@ -218,7 +216,7 @@ net::awaitable<void> serve_connect(services& svc, worker& w, client_leg& client,
     if (co_await down.wait_readable(svc.options.timeout.tls_handshake)) {
         co_return;
     }
-    tcp::socket socket = std::move(down.tcp().socket());
+    tcp::socket socket = std::move(down.socket());
     unsigned char first = 0;
     error_code ec;
     if (socket.receive(net::buffer(&first, 1), tcp::socket::message_peek, ec) == 0 || ec) {

@@ -40,7 +40,7 @@ int owner_index() {
 // close_notify waiting; anything readable before we sent a request means it is not reusable.
 bool still_open(upstream_connection& conn) {
     char byte;
-    const auto fd = conn.stream->tcp().socket().native_handle();
+    const auto fd = conn.stream->socket().native_handle();
     const auto n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
@@ -52,8 +52,11 @@ std::string upstream_target::key() const {
 }
 
 upstream_tls::upstream_tls(const conf::run_options& options)
-    : ctx_(ssl::context::tls_client), verify_(!options.insecure_upstream) {
-    SSL_CTX* ctx = ctx_.native_handle();
+    : ctx_(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free), verify_(!options.insecure_upstream) {
+    SSL_CTX* ctx = ctx_.get();
+    if (ctx == nullptr) {
+        throw std::runtime_error("cannot create the upstream TLS context");
+    }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     static constexpr unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
@@ -210,12 +213,12 @@ upstream_pool::acquire(const upstream_target& target, bool allow_reuse) {
         co_return opened;
     }
     auto& conn = std::get<upstream_connection>(opened);
-    auto tls = std::make_unique<tls_stream>(std::move(conn.stream->tcp().socket()),
+    auto tls = std::make_unique<tls_stream>(std::move(conn.stream->socket()),
                                             svc_.upstream.context());
     svc_.upstream.prepare(tls->ssl(), target.authority);
     tls->expires_after(svc_.options.timeout.tls_handshake);
     const auto start = clock::now();
-    const error_code ec = co_await tls->handshake(ssl::stream_base::client);
+    const error_code ec = co_await tls->handshake(false);
     conn.timings.ssl_us = micros_since(start);
     if (ec) {
         const long verify = SSL_get_verify_result(tls->ssl());
@@ -232,7 +235,7 @@ upstream_pool::acquire(const upstream_target& target, bool allow_reuse) {
         co_return upstream_failure{502, "TLS handshake with " + authority_text(target.authority) +
                                             " failed: " + ec.message()};
     }
-    tls->tcp().expires_never();
+    tls->expires_never();
     conn.stream = std::move(tls);
     co_return std::move(conn);
 }
@@ -241,7 +244,7 @@ void upstream_pool::release(const upstream_target& target, upstream_connection c
     // Bounded per target: a burst of parallel requests should not leave hundreds idle.
     constexpr std::size_t max_idle_per_target = 64;
     auto& idle = idle_[target.key()];
-    conn.stream->tcp().expires_never();
+    conn.stream->expires_never();
     conn.idle_since = clock::now();
     if (idle.size() >= max_idle_per_target) {
         idle.pop_front();

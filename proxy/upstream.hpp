@@ -61,8 +61,8 @@ class upstream_tls {
   public:
     explicit upstream_tls(const conf::run_options& options); // throws on a bad --upstream-ca
     ~upstream_tls();
-    ssl::context& context() {
-        return ctx_;
+    SSL_CTX* context() {
+        return ctx_.get();
     }
     // Prepares a new SSL object: SNI, hostname or IP check, a cached session to resume.
     void prepare(SSL* ssl, const host_port& target);
@@ -72,7 +72,7 @@ class upstream_tls {
 
   private:
     static int on_new_session(SSL* ssl, SSL_SESSION* session);
-    ssl::context ctx_;
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx_;
     bool verify_;
     std::mutex mutex_;
     std::unordered_map<std::string, SSL_SESSION*> sessions_; // owned references
