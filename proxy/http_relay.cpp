@@ -299,35 +299,45 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
         // connection meanwhile is retried once on a new one, before any body byte was sent.
         std::uint64_t request_bytes = 0;
         steady::time_point sent_at;
-        for (int attempt = 0;; ++attempt) {
-            if (up && !(up_target.key() == where->target.key()) ) {
-                pool.release(up_target, std::move(*up));
-                up.reset();
-            }
-            if (!up) {
-                auto got = co_await pool.acquire(where->target, attempt == 0);
-                if (auto* failure = std::get_if<upstream_failure>(&got)) {
-                    diag::add(svc.counters.upstream_errors_total);
-                    co_return co_await fail(failure->status, failure->reason);
+        // Sends the head on a pooled connection if `allow_reuse`, else on a new one. An origin
+        // may close a pooled connection at any moment (keep-alive timeout): a failed write
+        // there is retried once on a new connection, before any body byte was sent.
+        auto send_head = [&](bool allow_reuse) -> net::awaitable<std::optional<upstream_failure>> {
+            for (int attempt = 0;; ++attempt) {
+                if (up && up_target.key() != where->target.key()) {
+                    pool.release(up_target, std::move(*up));
+                    up.reset();
                 }
-                up = std::move(std::get<upstream_connection>(got));
-                up_target = where->target;
-                tapped.attach(*up, up_target);
-                up->timings = upstream_timings{}; // later exchanges on it open nothing
-            } else if (attempt == 0) {
-                tapped.attach(*up, up_target); // kept from the previous exchange: no phases
+                if (!up) {
+                    auto got = co_await pool.acquire(where->target, allow_reuse && attempt == 0);
+                    if (auto* failure = std::get_if<upstream_failure>(&got)) {
+                        co_return std::move(*failure);
+                    }
+                    up = std::move(std::get<upstream_connection>(got));
+                    up_target = where->target;
+                    tapped.attach(*up, up_target);
+                    up->timings = upstream_timings{}; // later exchanges on it open nothing
+                } else if (attempt == 0) {
+                    tapped.attach(*up, up_target); // kept from the previous exchange
+                }
+                const error_code ec = co_await forward(*up->stream, head_out, flow::client_to_server);
+                if (!ec) {
+                    co_return std::nullopt;
+                }
+                const bool retry = up->reused && attempt == 0;
+                up.reset();
+                if (!retry) {
+                    co_return upstream_failure{502, "upstream " + where->target.key() +
+                                                        " closed the connection: " + ec.message()};
+                }
             }
-            const error_code ec = co_await forward(*up->stream, head_out, flow::client_to_server);
-            if (!ec) {
-                break;
-            }
-            const bool retry = up->reused && attempt == 0;
-            up.reset();
-            if (!retry) {
-                diag::add(svc.counters.upstream_errors_total);
-                co_return co_await fail(502, "upstream " + where->target.key() +
-                                                 " closed the connection: " + ec.message());
-            }
+        };
+        // The whole request left with its head: it can be sent again if a pooled connection
+        // turns out to have been closed by the origin before it answered (RFC 9112 §9.3.1).
+        const bool resendable = request.complete();
+        if (auto failure = co_await send_head(true)) {
+            diag::add(svc.counters.upstream_errors_total);
+            co_return co_await fail(failure->status, failure->reason);
         }
         request_bytes += head_out.size();
 
@@ -358,6 +368,15 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
         head_outcome outcome;
         for (;;) {
             outcome = co_await read_head(*up->stream, ubuf, response, opt.timeout.upstream_response);
+            if (outcome == head_outcome::closed_before_any_byte && up->reused && resendable) {
+                up.reset();
+                if (auto failure = co_await send_head(false)) {
+                    diag::add(svc.counters.upstream_errors_total);
+                    co_return co_await fail(failure->status, failure->reason);
+                }
+                sent_at = steady::now();
+                continue;
+            }
             if (outcome != head_outcome::ok || response.head().status >= 200) {
                 break;
             }

@@ -199,7 +199,11 @@ upstream_pool::acquire(const upstream_target& target, bool allow_reuse) {
                 upstream_connection conn = std::move(idle.back());
                 idle.pop_back();
                 // Older than a typical origin keep-alive timeout (nginx: 75 s): likely closing.
-                if (clock::now() - conn.idle_since < std::chrono::seconds(30) && still_open(conn)) {
+                // A connection idle for a moment is used without looking (a syscall saved per
+                // request); if the origin closed it anyway, the relay resends on a new one.
+                const auto idle = clock::now() - conn.idle_since;
+                if (idle < std::chrono::seconds(30) &&
+                    (idle < std::chrono::seconds(1) || still_open(conn))) {
                     conn.reused = true;
                     conn.timings = upstream_timings{};
                     diag::add(svc_.counters.upstream_reused_total);
