@@ -30,69 +30,87 @@ bool iequals(std::string_view a, std::string_view b) {
 } // namespace
 
 std::string_view message_head::find(std::string_view name) const {
-    for (const auto& h : headers) {
-        if (iequals(h.name, name)) {
-            return h.value;
+    for (const auto& f : fields_) {
+        if (iequals(view(f.name), name)) {
+            return view(f.value);
         }
     }
     return {};
 }
 
-// llhttp calls back with spans that may be split across feed() calls: field names and
-// values are appended until the next field starts.
-struct http1_parser::state {
+void message_head::clear() {
+    text_.clear();
+    method_ = target_ = reason_ = span{};
+    fields_.clear();
+    status = 0;
+    version_major = version_minor = 1;
+    wire_size = 0;
+}
+
+void message_head::append(span& piece, const char* at, std::size_t n) {
+    if (piece.length == 0) {
+        piece.offset = static_cast<std::uint32_t>(text_.size());
+    }
+    text_.append(at, n);
+    piece.length += static_cast<std::uint32_t>(n);
+}
+
+// llhttp calls back with spans that may be split across feed() calls: each piece is appended
+// until the next one starts.
+struct http1_parser_state {
     llhttp_t parser{};
     llhttp_settings_t settings{};
     http1_parser* owner = nullptr;
     bool in_value = false;
     bool head_done = false;
 
-    static state& of(llhttp_t* p) {
-        return *static_cast<state*>(p->data);
+    static http1_parser_state& of(llhttp_t* p) {
+        return *static_cast<http1_parser_state*>(p->data);
     }
     static message_head& head(llhttp_t* p) {
         return of(p).owner->head_;
     }
 
     static int on_method(llhttp_t* p, const char* at, std::size_t n) {
-        head(p).method.append(at, n);
+        auto& h = head(p);
+        h.append(h.method_, at, n);
         return 0;
     }
     static int on_url(llhttp_t* p, const char* at, std::size_t n) {
-        head(p).target.append(at, n);
+        auto& h = head(p);
+        h.append(h.target_, at, n);
         return 0;
     }
     static int on_status(llhttp_t* p, const char* at, std::size_t n) {
-        head(p).reason.append(at, n);
+        auto& h = head(p);
+        h.append(h.reason_, at, n);
         return 0;
     }
     static int on_header_field(llhttp_t* p, const char* at, std::size_t n) {
         auto& s = of(p);
-        auto& h = head(p).headers;
-        if (h.empty() || s.in_value) {
-            h.emplace_back();
+        auto& h = head(p);
+        if (h.fields_.empty() || s.in_value) {
+            h.fields_.emplace_back();
             s.in_value = false;
         }
-        h.back().name.append(at, n);
+        h.append(h.fields_.back().name, at, n);
         return 0;
     }
     static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {
-        auto& s = of(p);
-        auto& h = head(p).headers;
-        if (h.empty()) {
+        auto& h = head(p);
+        if (h.fields_.empty()) {
             return -1;
         }
-        s.in_value = true;
-        h.back().value.append(at, n);
+        of(p).in_value = true;
+        h.append(h.fields_.back().value, at, n);
         return 0;
     }
     static int on_headers_complete(llhttp_t* p) {
-        auto& s = of(p);
         auto& hd = head(p);
         hd.version_major = p->http_major;
         hd.version_minor = p->http_minor;
         hd.status = p->status_code;
-        s.head_done = true;
+        of(p).head_done = true;
         return HPE_PAUSED;
     }
     static int on_message_complete(llhttp_t* p) {
@@ -102,16 +120,16 @@ struct http1_parser::state {
 };
 
 http1_parser::http1_parser(message_kind kind, std::size_t max_head_bytes)
-    : st_(std::make_unique<state>()), max_head_bytes_(max_head_bytes) {
+    : st_(std::make_unique<http1_parser_state>()), max_head_bytes_(max_head_bytes) {
     auto& s = st_->settings;
     llhttp_settings_init(&s);
-    s.on_method = &state::on_method;
-    s.on_url = &state::on_url;
-    s.on_status = &state::on_status;
-    s.on_header_field = &state::on_header_field;
-    s.on_header_value = &state::on_header_value;
-    s.on_headers_complete = &state::on_headers_complete;
-    s.on_message_complete = &state::on_message_complete;
+    s.on_method = &http1_parser_state::on_method;
+    s.on_url = &http1_parser_state::on_url;
+    s.on_status = &http1_parser_state::on_status;
+    s.on_header_field = &http1_parser_state::on_header_field;
+    s.on_header_value = &http1_parser_state::on_header_value;
+    s.on_headers_complete = &http1_parser_state::on_headers_complete;
+    s.on_message_complete = &http1_parser_state::on_message_complete;
     llhttp_init(&st_->parser, kind == message_kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &s);
     st_->parser.data = st_.get();
     st_->owner = this;
@@ -124,7 +142,7 @@ void http1_parser::reset() {
     st_->parser.data = st_.get();
     st_->in_value = false;
     st_->head_done = false;
-    head_ = message_head{};
+    head_.clear();
     no_body_ = false;
     complete_ = false;
     error_.clear();
@@ -199,12 +217,14 @@ bool http1_parser::body_until_close() const {
 
 namespace {
 
-bool connection_lists(const message_head& head, std::string_view name) {
-    for (const auto& h : head.headers) {
-        if (!iequals(h.name, "connection")) {
+// Calls fn(token) for each field name that Connection headers list (RFC 9110 §7.6.1).
+template <typename F> void for_each_connection_option(const message_head& head, F fn) {
+    for (std::size_t i = 0; i < head.field_count(); ++i) {
+        const auto f = head.field_at(i);
+        if (!iequals(f.name, "connection")) {
             continue;
         }
-        std::string_view v = h.value;
+        std::string_view v = f.value;
         while (!v.empty()) {
             const auto comma = v.find(',');
             std::string_view token = v.substr(0, comma);
@@ -214,8 +234,8 @@ bool connection_lists(const message_head& head, std::string_view name) {
             while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
                 token.remove_suffix(1);
             }
-            if (iequals(token, name)) {
-                return true;
+            if (!token.empty()) {
+                fn(token);
             }
             if (comma == std::string_view::npos) {
                 break;
@@ -223,27 +243,60 @@ bool connection_lists(const message_head& head, std::string_view name) {
             v.remove_prefix(comma + 1);
         }
     }
-    return false;
 }
 
-bool is_hop_by_hop(const message_head& head, std::string_view name) {
+// The listed names, gathered once per message rather than once per field; a message listing
+// more than fits is rare enough to be answered by scanning again.
+class connection_options {
+  public:
+    explicit connection_options(const message_head& head) : head_(head) {
+        for_each_connection_option(head, [this](std::string_view token) {
+            if (count_ < names_.size()) {
+                names_[count_++] = token;
+            } else {
+                overflow_ = true;
+            }
+        });
+    }
+    bool lists(std::string_view name) const {
+        bool found = false;
+        if (overflow_) {
+            for_each_connection_option(head_, [&](std::string_view t) { found = found || iequals(t, name); });
+            return found;
+        }
+        for (std::size_t i = 0; i < count_; ++i) {
+            found = found || iequals(names_[i], name);
+        }
+        return found;
+    }
+
+  private:
+    const message_head& head_;
+    std::array<std::string_view, 8> names_;
+    std::size_t count_ = 0;
+    bool overflow_ = false;
+};
+
+bool is_hop_by_hop(const connection_options& listed, std::string_view name) {
     static constexpr std::array<std::string_view, 7> fixed{
-        "connection",          "keep-alive",         "proxy-connection", "te",
+        "connection",          "keep-alive",          "proxy-connection", "te",
         "upgrade",             "proxy-authorization", "proxy-authenticate"};
     for (auto f : fixed) {
         if (iequals(name, f)) {
             return true;
         }
     }
-    return connection_lists(head, name);
+    return listed.lists(name);
 }
 
 void append_fields(std::string& out, const message_head& head, bool close, bool drop_expect) {
-    for (const auto& h : head.headers) {
-        if (is_hop_by_hop(head, h.name) || (drop_expect && iequals(h.name, "expect"))) {
+    const connection_options listed(head);
+    for (std::size_t i = 0; i < head.field_count(); ++i) {
+        const auto f = head.field_at(i);
+        if (is_hop_by_hop(listed, f.name) || (drop_expect && iequals(f.name, "expect"))) {
             continue;
         }
-        out.append(h.name).append(": ").append(h.value).append("\r\n");
+        out.append(f.name).append(": ").append(f.value).append("\r\n");
     }
     if (close) {
         out.append("Connection: close\r\n");
@@ -251,29 +304,30 @@ void append_fields(std::string& out, const message_head& head, bool close, bool 
     out.append("\r\n");
 }
 
-std::string version_text(const message_head& head) {
-    return "HTTP/" + std::to_string(head.version_major) + "." + std::to_string(head.version_minor);
+void append_version(std::string& out, const message_head& head) {
+    out.append("HTTP/");
+    out.push_back(static_cast<char>('0' + head.version_major));
+    out.push_back('.');
+    out.push_back(static_cast<char>('0' + head.version_minor));
 }
 
 } // namespace
 
-std::string serialize_request_head(const message_head& head, std::string_view target, bool close,
-                                   bool drop_expect) {
-    std::string out;
-    out.reserve(head.wire_size + 32);
-    out.append(head.method).append(" ").append(target).append(" ").append(version_text(head));
+void serialize_request_head(const message_head& head, std::string_view target, bool close,
+                            bool drop_expect, std::string& out) {
+    out.clear();
+    out.append(head.method()).append(" ").append(target).append(" ");
+    append_version(out, head);
     out.append("\r\n");
     append_fields(out, head, close, drop_expect);
-    return out;
 }
 
-std::string serialize_response_head(const message_head& head, bool close) {
-    std::string out;
-    out.reserve(head.wire_size + 32);
-    out.append(version_text(head)).append(" ").append(std::to_string(head.status));
-    out.append(" ").append(head.reason).append("\r\n");
+void serialize_response_head(const message_head& head, bool close, std::string& out) {
+    out.clear();
+    append_version(out, head);
+    out.append(" ").append(std::to_string(head.status));
+    out.append(" ").append(head.reason()).append("\r\n");
     append_fields(out, head, close, false);
-    return out;
 }
 
 } // namespace hoplens::proxy

@@ -8,6 +8,7 @@
 // pipelined next message are not mistaken for this one's body).
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,26 +16,63 @@
 
 namespace hoplens::proxy {
 
-struct header_field {
-    std::string name;
-    std::string value;
-};
+struct http1_parser_state; // llhttp glue, private to the .cpp
 
-struct message_head {
-    // Requests
-    std::string method;
-    std::string target; // request-target as sent (origin, absolute or authority form)
-    // Responses
-    int status = 0;
-    std::string reason;
+// A parsed head. Every piece lives in one string whose capacity is kept from message to
+// message, so that parsing a head on a kept-alive connection allocates nothing.
+class message_head {
+  public:
+    struct field {
+        std::string_view name;
+        std::string_view value;
+    };
 
-    int version_major = 1;
-    int version_minor = 1;
-    std::vector<header_field> headers;
-    std::size_t wire_size = 0; // bytes of the head on the wire, CRLFs included
-
+    std::string_view method() const { // requests
+        return view(method_);
+    }
+    std::string_view target() const { // request-target as sent (origin, absolute, authority)
+        return view(target_);
+    }
+    std::string_view reason() const { // responses
+        return view(reason_);
+    }
+    std::size_t field_count() const {
+        return fields_.size();
+    }
+    field field_at(std::size_t i) const {
+        return {view(fields_[i].name), view(fields_[i].value)};
+    }
     // First value of a header (case-insensitive name), empty when absent.
     std::string_view find(std::string_view name) const;
+
+    int status = 0;
+    int version_major = 1;
+    int version_minor = 1;
+    std::size_t wire_size = 0; // bytes of the head on the wire, CRLFs included
+
+  private:
+    friend struct http1_parser_state;
+    friend class http1_parser;
+    struct span {
+        std::uint32_t offset = 0;
+        std::uint32_t length = 0;
+    };
+    struct field_spans {
+        span name;
+        span value;
+    };
+    std::string_view view(span s) const {
+        return std::string_view(text_).substr(s.offset, s.length);
+    }
+    void clear();
+    // Appends bytes of the piece being parsed; pieces arrive in order, each contiguous.
+    void append(span& piece, const char* at, std::size_t n);
+
+    std::string text_;
+    span method_;
+    span target_;
+    span reason_;
+    std::vector<field_spans> fields_;
 };
 
 enum class parse_status {
@@ -88,16 +126,14 @@ class http1_parser {
         return error_;
     }
 
-    struct state; // llhttp glue, private to the .cpp
-
   private:
-    std::unique_ptr<state> st_;
+    friend struct http1_parser_state;
+    std::unique_ptr<http1_parser_state> st_;
     message_head head_;
     std::size_t max_head_bytes_;
     bool no_body_ = false;
     bool complete_ = false;
     std::string error_;
-    friend struct state;
 };
 
 // Serializes a head for the next hop (RFC 9110 §7.6.1): hop-by-hop fields (Connection, the
@@ -105,9 +141,10 @@ class http1_parser {
 // are dropped; everything else is kept in order and spelling. `target` replaces the request
 // target (absolute-form to origin-form); `close` adds `Connection: close`.
 // `drop_expect` removes `Expect: 100-continue` when hoplens has answered it itself.
-std::string serialize_request_head(const message_head& head, std::string_view target, bool close,
-                                   bool drop_expect = false);
-std::string serialize_response_head(const message_head& head, bool close);
+// Both write into `out` (cleared first), so that a connection reuses one buffer.
+void serialize_request_head(const message_head& head, std::string_view target, bool close,
+                            bool drop_expect, std::string& out);
+void serialize_response_head(const message_head& head, bool close, std::string& out);
 
 } // namespace hoplens::proxy
 

@@ -116,16 +116,15 @@ net::awaitable<bool> stream_body(byte_stream& from, read_buffer& buf, http1_pars
 // A rewritten head followed by the body bytes already read, so that a small message leaves
 // in one write (one TLS record, one syscall) instead of two. A malformed start of body is
 // left in `buf` for stream_body to report.
-std::string head_with_body_start(std::string head, http1_parser& parser, read_buffer& buf) {
+void append_body_start(std::string& head, http1_parser& parser, read_buffer& buf) {
     if (parser.complete() || buf.empty()) {
-        return head;
+        return;
     }
     const auto step = parser.feed(buf.pending());
     if (step.status != parse_status::bad_message) {
         head.append(buf.pending().substr(0, step.consumed));
         buf.consume(step.consumed);
     }
-    return head;
 }
 
 // Where this request goes, and the request-target to send there.
@@ -136,15 +135,15 @@ struct routed {
 
 std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why) {
     if (client.fixed_target) {
-        if (auto abs = parse_absolute_form(head.target)) {
+        if (auto abs = parse_absolute_form(head.target())) {
             return routed{*client.fixed_target, abs->origin_form};
         }
-        return routed{*client.fixed_target, head.target};
+        return routed{*client.fixed_target, std::string(head.target())};
     }
     if (client.mode == conf::listen_mode::explicit_proxy) {
-        auto abs = parse_absolute_form(head.target);
+        auto abs = parse_absolute_form(head.target());
         if (!abs) {
-            why = "a proxy request needs an absolute URL (http://host/path), got '" + head.target + "'";
+            why = "a proxy request needs an absolute URL (http://host/path), got '" + std::string(head.target()) + "'";
             return std::nullopt;
         }
         return routed{upstream_target{abs->authority, abs->tls}, abs->origin_form};
@@ -155,10 +154,10 @@ std::optional<routed> route(const client_leg& client, const message_head& head, 
         why = "missing or malformed Host header";
         return std::nullopt;
     }
-    if (auto abs = parse_absolute_form(head.target)) {
+    if (auto abs = parse_absolute_form(head.target())) {
         return routed{upstream_target{abs->authority, false}, abs->origin_form};
     }
-    return routed{upstream_target{*host, false}, head.target};
+    return routed{upstream_target{*host, false}, std::string(head.target())};
 }
 
 // Counts the exchange as in flight for as long as it is in scope (a graceful stop waits).
@@ -228,6 +227,9 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
     upstream_target up_target;
     const std::string client_text = peer_text(client.peer);
     tapped_relay tapped(svc, client);
+    // The heads as forwarded, rebuilt in place for every exchange (capacity kept).
+    std::string head_out;
+    std::string response_head;
 
     auto fail = [&](int status, const std::string& reason) -> net::awaitable<relay_end> {
         spdlog::info("conn {} {}: {} {}", client.id, client_text, status, reason);
@@ -273,12 +275,12 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
         const message_head& head = request.head();
         diag::add(svc.counters.requests_total);
         in_flight_exchange in_flight(svc.exchanges_in_flight);
-        if (head.method == "CONNECT") {
+        if (head.method() == "CONNECT") {
             if (client.mode != conf::listen_mode::explicit_proxy || client.fixed_target) {
                 diag::add(svc.counters.bad_requests_total);
                 co_return co_await fail(400, "CONNECT is only accepted by an explicit listener");
             }
-            co_return relay_end{head.target};
+            co_return relay_end{std::string(head.target())};
         }
         std::string why;
         auto where = route(client, head, why);
@@ -292,8 +294,8 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
         // request without the expectation, as mitmproxy does: origins that ignore Expect then
         // cannot stall the exchange, and a final answer before the body still reaches the client.
         const bool expects_continue = request.expects_continue() && !request.complete();
-        const std::string head_out = head_with_body_start(
-            serialize_request_head(head, where->origin_form, false, expects_continue), request, cbuf);
+        serialize_request_head(head, where->origin_form, false, expects_continue, head_out);
+        append_body_start(head_out, request, cbuf);
 
         // Sends the head on a pooled connection if possible; an origin that closed a pooled
         // connection meanwhile is retried once on a new one, before any body byte was sent.
@@ -342,7 +344,7 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
         request_bytes += head_out.size();
 
         response.reset();
-        if (head.method == "HEAD") {
+        if (head.method() == "HEAD") {
             response.expect_no_body();
         }
         std::string error;
@@ -382,12 +384,12 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
             }
             // 1xx interim responses (103 Early Hints, a 100 the origin sent anyway) go to the
             // client as they are; the final response follows.
-            const auto interim = serialize_response_head(response.head(), false);
-            if (co_await forward(down, interim, flow::server_to_client)) {
+            serialize_response_head(response.head(), false, response_head);
+            if (co_await forward(down, response_head, flow::server_to_client)) {
                 co_return relay_end{};
             }
             response.reset();
-            if (head.method == "HEAD") {
+            if (head.method() == "HEAD") {
                 response.expect_no_body();
             }
         }
@@ -411,8 +413,8 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
             std::chrono::duration<double, std::milli>(steady::now() - sent_at).count();
         const bool until_close = response.body_until_close();
         const bool close_client = client_wants_close || until_close || !request.complete();
-        const std::string response_head = head_with_body_start(
-            serialize_response_head(response.head(), close_client), response, ubuf);
+        serialize_response_head(response.head(), close_client, response_head);
+        append_body_start(response_head, response, ubuf);
         std::uint64_t response_bytes = response_head.size();
         bool response_ok = !co_await forward(down, response_head, flow::server_to_client);
         if (response_ok && !response.complete()) {
@@ -421,7 +423,7 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
                                                response_bytes, error);
         }
         if (svc.access.enabled()) {
-            svc.access.write(exchange_record{client_text, head.method,
+            svc.access.write(exchange_record{client_text, std::string(head.method()),
                                              where->target.key() + where->origin_form,
                                              response.head().status, request_bytes, response_bytes,
                                              upstream_ms});

@@ -55,8 +55,8 @@ TEST_CASE("a request without body completes right after its head, at every split
         CAPTURE(split);
         REQUIRE(r.last == parse_status::message_complete);
         CHECK(r.consumed_total == first_len);
-        CHECK(p.head().method == "GET");
-        CHECK(p.head().target == "/a?b=1");
+        CHECK(p.head().method() == "GET");
+        CHECK(p.head().target() == "/a?b=1");
         CHECK(p.head().find("host") == "x");
         CHECK(p.head().find("USER-AGENT") == "t");
         CHECK(p.keep_alive());
@@ -134,7 +134,7 @@ TEST_CASE("reset allows the next message on the same connection") {
     CHECK(feed_all(p, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n", 0).last == parse_status::message_complete);
     p.reset();
     CHECK(feed_all(p, "GET /2 HTTP/1.0\r\n\r\n", 0).last == parse_status::message_complete);
-    CHECK(p.head().target == "/2");
+    CHECK(p.head().target() == "/2");
     CHECK(!p.keep_alive());
 }
 
@@ -144,10 +144,42 @@ TEST_CASE("hop-by-hop fields are dropped, the rest kept in order") {
              "GET http://h/x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
              "Proxy-Connection: keep-alive\r\nAccept: */*\r\nKeep-Alive: 5\r\n\r\n",
              0);
-    CHECK(serialize_request_head(p.head(), "/x", false) ==
-          "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n");
-    CHECK(serialize_request_head(p.head(), "/x", true) ==
-          "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+    std::string out = "left over";
+    serialize_request_head(p.head(), "/x", false, false, out);
+    CHECK(out == "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n");
+    serialize_request_head(p.head(), "/x", true, false, out);
+    CHECK(out == "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+}
+
+TEST_CASE("heads split at every byte keep their fields; a reset parser reuses its storage") {
+    const std::string wire = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: x-a\r\n"
+                             "X-A: gone\r\nContent-Length: 0\r\n\r\n";
+    for (std::size_t split = 0; split <= wire.size(); ++split) {
+        http1_parser p(message_kind::response, 8192);
+        CAPTURE(split);
+        REQUIRE(feed_all(p, wire, split).last == parse_status::message_complete);
+        CHECK(p.head().status == 200);
+        CHECK(p.head().reason() == "OK");
+        CHECK(p.head().find("content-type") == "text/plain");
+        CHECK(p.head().field_count() == 4);
+        std::string out;
+        serialize_response_head(p.head(), false, out);
+        CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n");
+        p.reset();
+        CHECK(p.head().field_count() == 0);
+        CHECK(p.head().reason().empty());
+    }
+}
+
+TEST_CASE("Expect: 100-continue is dropped only when hoplens answered it") {
+    http1_parser p(message_kind::request, 8192);
+    feed_all(p, "PUT /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", 0);
+    CHECK(p.expects_continue());
+    std::string out;
+    serialize_request_head(p.head(), "/u", false, true, out);
+    CHECK(out == "PUT /u HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n");
+    serialize_request_head(p.head(), "/u", false, false, out);
+    CHECK(out.find("Expect: 100-continue\r\n") != std::string::npos);
 }
 
 TEST_CASE("error responses carry the reason as their body") {
