@@ -3,6 +3,7 @@
 #include "proxy/access_log.hpp"
 #include "proxy/http1_parser.hpp"
 #include "proxy/read_buffer.hpp"
+#include "proxy/relay_support.hpp"
 #include "proxy/services.hpp"
 #include "proxy/tap.hpp"
 
@@ -125,92 +126,6 @@ void append_body_start(std::string& head, http1_parser& parser, read_buffer& buf
         head.append(buf.pending().substr(0, step.consumed));
         buf.consume(step.consumed);
     }
-}
-
-// Where this request goes, and the request-target to send there.
-struct routed {
-    upstream_target target;
-    std::string origin_form;
-};
-
-std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why) {
-    if (client.fixed_target) {
-        if (auto abs = parse_absolute_form(head.target())) {
-            return routed{*client.fixed_target, abs->origin_form};
-        }
-        return routed{*client.fixed_target, std::string(head.target())};
-    }
-    if (client.mode == conf::listen_mode::explicit_proxy) {
-        auto abs = parse_absolute_form(head.target());
-        if (!abs) {
-            why = "a proxy request needs an absolute URL (http://host/path), got '" + std::string(head.target()) + "'";
-            return std::nullopt;
-        }
-        return routed{upstream_target{abs->authority, abs->tls}, abs->origin_form};
-    }
-    // http mode: the Host header names the origin (RFC 9112 §3.2).
-    auto host = parse_authority(head.find("host"), 80);
-    if (!host) {
-        why = "missing or malformed Host header";
-        return std::nullopt;
-    }
-    if (auto abs = parse_absolute_form(head.target())) {
-        return routed{upstream_target{abs->authority, false}, abs->origin_form};
-    }
-    return routed{upstream_target{*host, false}, std::string(head.target())};
-}
-
-// Counts the exchange as in flight for as long as it is in scope (a graceful stop waits).
-struct in_flight_exchange {
-    explicit in_flight_exchange(std::atomic<std::uint64_t>& n) : count(n) {
-        count.fetch_add(1, std::memory_order_relaxed);
-    }
-    ~in_flight_exchange() {
-        count.fetch_sub(1, std::memory_order_relaxed);
-    }
-    std::atomic<std::uint64_t>& count;
-};
-
-// The capture's view of this client connection: opened at its first exchange (a connection
-// that only says CONNECT is not one), closed when the relay ends.
-class tapped_relay {
-  public:
-    tapped_relay(services& svc, const client_leg& client) : svc_(svc), client_(client) {
-    }
-    ~tapped_relay() {
-        if (opened_) {
-            svc_.capture.closed(client_.id, wall::now(), aborted_);
-        }
-    }
-    void attach(const upstream_connection& up, const upstream_target& target) {
-        if (!svc_.capture.enabled()) {
-            return;
-        }
-        if (!opened_) {
-            opened_ = true;
-            const auto name = client_.fixed_target ? client_.fixed_target->authority.host
-                                                   : target.authority.host;
-            svc_.capture.opened(tapped_connection{client_.id, client_.peer.address().to_string(),
-                                                  client_.peer.port(), name, target.tls},
-                                wall::now());
-        }
-        const auto& t = up.timings;
-        svc_.capture.upstream_attached(client_.id, up.remote.address().to_string(), up.remote.port(),
-                                       t.dns_us, t.connect_us, t.ssl_us, wall::now());
-    }
-    void aborted() {
-        aborted_ = true;
-    }
-
-  private:
-    services& svc_;
-    const client_leg& client_;
-    bool opened_ = false;
-    bool aborted_ = false;
-};
-
-std::string peer_text(const tcp::endpoint& ep) {
-    return authority_text(host_port{ep.address().to_string(), ep.port()});
 }
 
 } // namespace

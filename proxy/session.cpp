@@ -217,6 +217,7 @@ net::awaitable<void> serve_connect(services& svc, worker& w, client_leg& client,
         co_return;
     }
     tcp::socket socket = std::move(down.socket());
+    client.stream.reset(); // the tunnel's own stream takes over; free the outer one now
     unsigned char first = 0;
     error_code ec;
     if (socket.receive(net::buffer(&first, 1), tcp::socket::message_peek, ec) == 0 || ec) {

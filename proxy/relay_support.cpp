@@ -1,0 +1,63 @@
+#include "proxy/relay_support.hpp"
+
+#include "proxy/services.hpp"
+#include "proxy/tap.hpp"
+
+namespace hoplens::proxy {
+
+std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why) {
+    if (client.fixed_target) {
+        if (auto abs = parse_absolute_form(head.target())) {
+            return routed{*client.fixed_target, abs->origin_form};
+        }
+        return routed{*client.fixed_target, std::string(head.target())};
+    }
+    if (client.mode == conf::listen_mode::explicit_proxy) {
+        auto abs = parse_absolute_form(head.target());
+        if (!abs) {
+            why = "a proxy request needs an absolute URL (http://host/path), got '" +
+                  std::string(head.target()) + "'";
+            return std::nullopt;
+        }
+        return routed{upstream_target{abs->authority, abs->tls}, abs->origin_form};
+    }
+    auto host = parse_authority(head.find("host"), 80);
+    if (!host) {
+        why = "missing or malformed Host header";
+        return std::nullopt;
+    }
+    if (auto abs = parse_absolute_form(head.target())) {
+        return routed{upstream_target{abs->authority, false}, abs->origin_form};
+    }
+    return routed{upstream_target{*host, false}, std::string(head.target())};
+}
+
+tapped_relay::~tapped_relay() {
+    if (opened_) {
+        svc_.capture.closed(client_.id, std::chrono::system_clock::now(), aborted_);
+    }
+}
+
+void tapped_relay::attach(const upstream_connection& up, const upstream_target& target) {
+    if (!svc_.capture.enabled()) {
+        return;
+    }
+    const auto now = std::chrono::system_clock::now();
+    if (!opened_) {
+        opened_ = true;
+        const auto name =
+            client_.fixed_target ? client_.fixed_target->authority.host : target.authority.host;
+        svc_.capture.opened(tapped_connection{client_.id, client_.peer.address().to_string(),
+                                              client_.peer.port(), name, target.tls},
+                            now);
+    }
+    const auto& t = up.timings;
+    svc_.capture.upstream_attached(client_.id, up.remote.address().to_string(), up.remote.port(),
+                                   t.dns_us, t.connect_us, t.ssl_us, now);
+}
+
+std::string peer_text(const tcp::endpoint& ep) {
+    return authority_text(host_port{ep.address().to_string(), ep.port()});
+}
+
+} // namespace hoplens::proxy

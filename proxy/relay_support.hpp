@@ -1,0 +1,63 @@
+#pragma once
+// The parts of the HTTP relay that do no I/O: where a request goes, and the bookkeeping around
+// one client connection (capture events, exchanges in flight). Kept apart from the relay's
+// coroutines so that each file has one purpose.
+
+#include "proxy/http1_parser.hpp"
+#include "proxy/http_relay.hpp"
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+namespace hoplens::proxy {
+
+// Where a request goes, and the request-target to send there.
+struct routed {
+    upstream_target target;
+    std::string origin_form;
+};
+
+// TLS modes and CONNECT tunnels: the connection's fixed target. Explicit mode: the absolute
+// URL. http mode: the Host header (RFC 9112 §3.2). nullopt and `why` when none is usable.
+std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why);
+
+// Counts the exchange as in flight for as long as it is in scope (a graceful stop waits).
+struct in_flight_exchange {
+    explicit in_flight_exchange(std::atomic<std::uint64_t>& n) : count(n) {
+        count.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~in_flight_exchange() {
+        count.fetch_sub(1, std::memory_order_relaxed);
+    }
+    in_flight_exchange(const in_flight_exchange&) = delete;
+    in_flight_exchange& operator=(const in_flight_exchange&) = delete;
+    std::atomic<std::uint64_t>& count;
+};
+
+// The capture's view of this client connection: opened at its first exchange (a connection
+// that only says CONNECT is not one), closed when the relay ends.
+class tapped_relay {
+  public:
+    tapped_relay(services& svc, const client_leg& client) : svc_(svc), client_(client) {
+    }
+    ~tapped_relay();
+    tapped_relay(const tapped_relay&) = delete;
+    tapped_relay& operator=(const tapped_relay&) = delete;
+    // Before the first bytes of an exchange go to `up`.
+    void attach(const upstream_connection& up, const upstream_target& target);
+    void aborted() {
+        aborted_ = true;
+    }
+
+  private:
+    services& svc_;
+    const client_leg& client_;
+    bool opened_ = false;
+    bool aborted_ = false;
+};
+
+// "address:port", IPv6 in brackets.
+std::string peer_text(const tcp::endpoint& ep);
+
+} // namespace hoplens::proxy

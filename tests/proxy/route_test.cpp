@@ -1,0 +1,54 @@
+#include "proxy/relay_support.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace hoplens::proxy;
+
+namespace {
+
+message_head head_of(std::string_view wire, http1_parser& p) {
+    REQUIRE(p.feed(wire).status == parse_status::head_complete);
+    return p.head();
+}
+
+} // namespace
+
+TEST_CASE("each listener mode routes a request to its own target") {
+    std::string why;
+    SUBCASE("explicit: the absolute URL, sent on in origin form") {
+        http1_parser p(message_kind::request, 8192);
+        const auto head = head_of("GET http://Site.Test:8080/a?b HTTP/1.1\r\nHost: x\r\n\r\n", p);
+        client_leg client;
+        client.mode = hoplens::conf::listen_mode::explicit_proxy;
+        const auto r = route(client, head, why);
+        REQUIRE(r);
+        CHECK(r->target.key() == "http://site.test:8080");
+        CHECK(r->origin_form == "/a?b");
+
+        http1_parser q(message_kind::request, 8192);
+        CHECK_FALSE(route(client, head_of("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", q), why));
+        CHECK(why.find("absolute URL") != std::string::npos);
+    }
+    SUBCASE("http: the Host header") {
+        http1_parser p(message_kind::request, 8192);
+        client_leg client;
+        client.mode = hoplens::conf::listen_mode::http;
+        const auto r = route(client, head_of("GET /x HTTP/1.1\r\nHost: api.test\r\n\r\n", p), why);
+        REQUIRE(r);
+        CHECK(r->target.key() == "http://api.test:80");
+        CHECK(r->origin_form == "/x");
+
+        http1_parser q(message_kind::request, 8192);
+        CHECK_FALSE(route(client, head_of("GET /x HTTP/1.1\r\nHost: a b\r\n\r\n", q), why));
+    }
+    SUBCASE("TLS modes: the connection's fixed target whatever the request names") {
+        http1_parser p(message_kind::request, 8192);
+        client_leg client;
+        client.mode = hoplens::conf::listen_mode::sni;
+        client.fixed_target = upstream_target{host_port{"origin.test", 443}, true};
+        const auto r = route(client, head_of("GET /y HTTP/1.1\r\nHost: elsewhere\r\n\r\n", p), why);
+        REQUIRE(r);
+        CHECK(r->target.key() == "https://origin.test:443");
+        CHECK(r->origin_form == "/y");
+    }
+}
