@@ -3,8 +3,6 @@
 #include "capture/har_fields.hpp"
 #include "capture/text_codec.hpp"
 
-#include <boost/json/array.hpp>
-
 #include <algorithm>
 
 namespace hoplens::capture {
@@ -22,33 +20,31 @@ double ms(std::int64_t us) {
     return us < 0 ? -1.0 : double(us) / 1000.0;
 }
 
-boost::json::array headers_json(const http_message& m) {
-    boost::json::array out;
-    out.reserve(m.headers.size());
+void headers_json(json_writer& w, const http_message& m) {
+    w.begin_array();
     for (const auto& h : m.headers) {
-        out.push_back(boost::json::object{{"name", h.name}, {"value", h.value}});
+        w.begin_object();
+        w.member("name", h.name);
+        w.member("value", h.value);
+        w.end_object();
     }
-    return out;
+    w.end_array();
 }
 
-struct body_text {
-    std::string text;
-    bool base64 = false;
-};
-
-// The kept bytes as JSON text: UTF-8 as is, anything else as base64. A capped body may end
-// inside a UTF-8 sequence (at most 3 bytes of it): that tail is dropped rather than turning
-// the whole body into base64.
-body_text to_text(const body_decoder& b) {
+// The kept bytes as JSON text: UTF-8 as is, anything else as base64 (into `base64`, which
+// stays empty otherwise). A capped body may end inside a UTF-8 sequence (at most 3 bytes of
+// it): that tail is dropped rather than turning the whole body into base64.
+std::string_view to_text(const body_decoder& b, std::string& base64) {
     const std::string_view kept = b.kept();
     const std::size_t max_cut = b.truncated() ? 3 : 0;
     for (std::size_t cut = 0; cut <= max_cut && cut <= kept.size(); ++cut) {
         const auto prefix = kept.substr(0, kept.size() - cut);
         if (is_valid_utf8(prefix)) {
-            return {std::string(prefix), false};
+            return prefix;
         }
     }
-    return {base64_encode(kept), true};
+    base64 = base64_encode(kept);
+    return base64;
 }
 
 std::string truncation_note(const char* what, const body_decoder& b) {
@@ -67,71 +63,91 @@ void add_note(std::string& notes, const std::string& note) {
     notes += note;
 }
 
-boost::json::object request_json(const exchange& x, const std::string& url, std::string& notes) {
+void request_json(json_writer& w, const exchange& x, const std::string& url, std::string& notes) {
     const http_request& r = x.request;
-    boost::json::object o{
-        {"method", r.method.empty() ? "GET" : r.method},
-        {"url", url},
-        {"httpVersion", r.version.empty() ? "HTTP/1.1" : r.version},
-        {"cookies", request_cookies(r)},
-        {"headers", headers_json(r)},
-        {"queryString", query_string(url)},
-        {"headersSize", r.head_complete ? std::int64_t(r.head_bytes) : -1},
-        {"bodySize", r.head_complete ? std::int64_t(r.body_wire_bytes) : -1},
-    };
+    w.begin_object();
+    w.member("method", r.method.empty() ? "GET" : std::string_view(r.method));
+    w.member("url", url);
+    w.member("httpVersion", r.version.empty() ? "HTTP/1.1" : std::string_view(r.version));
+    w.key("cookies");
+    request_cookies(w, r);
+    w.key("headers");
+    headers_json(w, r);
+    w.key("queryString");
+    query_string(w, url);
+    w.member("headersSize", r.head_complete ? std::int64_t(r.head_bytes) : -1);
+    w.member("bodySize", r.head_complete ? std::int64_t(r.body_wire_bytes) : -1);
     if (r.body && r.body->size() > 0) {
-        const std::string mime(r.header("content-type"));
-        const body_text t = to_text(*r.body);
-        boost::json::object post{{"mimeType", mime}, {"text", t.text}};
-        if (t.base64) {
-            post["comment"] = "text is base64: the body is not UTF-8";
+        const std::string_view mime = r.header("content-type");
+        std::string base64;
+        const std::string_view text = to_text(*r.body, base64);
+        w.key("postData");
+        w.begin_object();
+        w.member("mimeType", mime);
+        w.member("text", text);
+        if (!base64.empty()) {
+            w.member("comment", "text is base64: the body is not UTF-8");
         }
-        if (mime.starts_with("application/x-www-form-urlencoded") && !t.base64) {
-            post["params"] = form_params(t.text);
+        if (mime.starts_with("application/x-www-form-urlencoded") && base64.empty()) {
+            w.key("params");
+            form_params(w, text);
         }
-        o["postData"] = std::move(post);
+        w.end_object();
         add_note(notes, truncation_note("request", *r.body));
     }
-    return o;
+    w.end_object();
 }
 
-boost::json::object response_json(const exchange& x, std::string& notes) {
-    const http_response& r = x.response;
-    std::string mime(r.header("content-type"));
-    boost::json::object content{{"size", 0}, {"mimeType", mime.empty() ? "x-unknown" : mime}};
+void content_json(json_writer& w, const http_response& r, std::string& notes) {
+    const std::string_view mime = r.header("content-type");
+    w.begin_object();
+    w.member("size", r.body ? std::int64_t(r.body->size()) : 0);
+    w.member("mimeType", mime.empty() ? "x-unknown" : mime);
     if (r.body) {
         const body_decoder& b = *r.body;
-        content["size"] = std::int64_t(b.size());
         if (!b.decoded_coding().empty()) {
             // HAR: compression = bytes saved by the coding (negative when it grew the body).
-            content["compression"] = std::int64_t(b.size()) - std::int64_t(b.wire_size());
+            w.member("compression", std::int64_t(b.size()) - std::int64_t(b.wire_size()));
         }
-        const body_text t = to_text(b);
-        content["text"] = t.text;
-        if (t.base64) {
-            content["encoding"] = "base64";
+        std::string base64;
+        w.member("text", to_text(b, base64));
+        if (!base64.empty()) {
+            w.member("encoding", "base64");
         }
         if (!b.problem().empty()) {
-            content["comment"] = b.problem();
+            w.member("comment", b.problem());
         }
         add_note(notes, truncation_note("response", b));
     }
-    return boost::json::object{
-        {"status", r.head_complete ? r.status : 0},
-        {"statusText", r.reason},
-        {"httpVersion", r.version},
-        {"cookies", r.head_complete ? response_cookies(r, r.first_byte) : boost::json::array{}},
-        {"headers", headers_json(r)},
-        {"content", std::move(content)},
-        {"redirectURL", std::string(r.header("location"))},
-        {"headersSize", r.head_complete ? std::int64_t(r.head_bytes) : -1},
-        {"bodySize", r.head_complete ? std::int64_t(r.body_wire_bytes) : -1},
-    };
+    w.end_object();
+}
+
+void response_json(json_writer& w, const exchange& x, std::string& notes) {
+    const http_response& r = x.response;
+    w.begin_object();
+    w.member("status", r.head_complete ? r.status : 0);
+    w.member("statusText", r.reason);
+    w.member("httpVersion", r.version);
+    w.key("cookies");
+    if (r.head_complete) {
+        response_cookies(w, r, r.first_byte);
+    } else {
+        w.begin_array();
+        w.end_array();
+    }
+    w.key("headers");
+    headers_json(w, r);
+    w.key("content");
+    content_json(w, r, notes);
+    w.member("redirectURL", r.header("location"));
+    w.member("headersSize", r.head_complete ? std::int64_t(r.head_bytes) : -1);
+    w.member("bodySize", r.head_complete ? std::int64_t(r.body_wire_bytes) : -1);
+    w.end_object();
 }
 
 } // namespace
 
-boost::json::object har_entry(const exchange& x, std::string_view pageref) {
+void write_har_entry(std::string& out, const exchange& x, std::string_view pageref) {
     const connect_timings& c = x.timings;
     // HAR 1.2 and Chrome: ssl is part of connect.
     const std::int64_t connect_us =
@@ -149,33 +165,40 @@ boost::json::object har_entry(const exchange& x, std::string_view pageref) {
 
     std::string notes = x.problem.empty() ? "" : "incomplete: " + x.problem;
     const std::string url = request_url(x);
-    boost::json::object entry{
-        {"pageref", pageref},
-        {"startedDateTime", iso8601_utc_ms(x.request.first_byte - microseconds{before_us})},
-        {"time", ms(total_us)},
-        {"request", request_json(x, url, notes)},
-        {"response", response_json(x, notes)},
-        {"cache", boost::json::object{}},
-        {"timings", boost::json::object{{"blocked", ms(c.blocked_us)},
-                                        {"dns", ms(c.dns_us)},
-                                        {"connect", ms(connect_us)},
-                                        {"ssl", ms(c.ssl_us)},
-                                        {"send", ms(send_us)},
-                                        {"wait", ms(wait_us)},
-                                        {"receive", ms(receive_us)}}},
-        {"connection", std::to_string(x.connection)},
-        {"_resourceType", resource_type(resp.header("content-type"))},
-    };
+    json_writer w(out);
+    w.begin_object();
+    w.member("pageref", pageref);
+    w.member("startedDateTime", iso8601_utc_ms(x.request.first_byte - microseconds{before_us}));
+    w.member("time", ms(total_us));
+    w.key("request");
+    request_json(w, x, url, notes);
+    w.key("response");
+    response_json(w, x, notes);
+    w.key("cache");
+    w.begin_object();
+    w.end_object();
+    w.key("timings");
+    w.begin_object();
+    w.member("blocked", ms(c.blocked_us));
+    w.member("dns", ms(c.dns_us));
+    w.member("connect", ms(connect_us));
+    w.member("ssl", ms(c.ssl_us));
+    w.member("send", ms(send_us));
+    w.member("wait", ms(wait_us));
+    w.member("receive", ms(receive_us));
+    w.end_object();
+    w.member("connection", std::to_string(x.connection));
+    w.member("_resourceType", resource_type(resp.header("content-type")));
     if (!x.server.address.empty()) {
-        entry["serverIPAddress"] = bare_address(x.server.address);
+        w.member("serverIPAddress", bare_address(x.server.address));
     }
     if (!x.problem.empty()) {
-        entry["_incomplete"] = true;
+        w.member("_incomplete", true);
     }
     if (!notes.empty()) {
-        entry["comment"] = notes;
+        w.member("comment", notes);
     }
-    return entry;
+    w.end_object();
 }
 
 } // namespace hoplens::capture

@@ -5,12 +5,12 @@
 
 #include "capture/exchange.hpp"
 
-#include <boost/json/object.hpp>
-
+#include <string>
 #include <string_view>
 
 namespace hoplens::capture {
 
-boost::json::object har_entry(const exchange& x, std::string_view pageref);
+// Appends the entry (one JSON object) to `out`.
+void write_har_entry(std::string& out, const exchange& x, std::string_view pageref);
 
 } // namespace hoplens::capture

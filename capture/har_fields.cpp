@@ -2,13 +2,12 @@
 
 #include "capture/text_codec.hpp"
 
-#include <boost/json/object.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdio>
 #include <strings.h>
+#include <vector>
 
 namespace hoplens::capture {
 
@@ -113,8 +112,8 @@ std::string request_url(const exchange& x) {
     return url;
 }
 
-boost::json::array form_params(std::string_view query_or_body) {
-    boost::json::array out;
+void form_params(json_writer& w, std::string_view query_or_body) {
+    w.begin_array();
     split(query_or_body, '&', [&](std::string_view pair) {
         if (pair.empty()) {
             return;
@@ -122,24 +121,28 @@ boost::json::array form_params(std::string_view query_or_body) {
         const auto eq = pair.find('=');
         const auto name = pair.substr(0, eq);
         const auto value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-        out.push_back(boost::json::object{{"name", percent_decode(name, true)},
-                                          {"value", percent_decode(value, true)}});
+        w.begin_object();
+        w.member("name", percent_decode(name, true));
+        w.member("value", percent_decode(value, true));
+        w.end_object();
     });
-    return out;
+    w.end_array();
 }
 
-boost::json::array query_string(std::string_view url) {
+void query_string(json_writer& w, std::string_view url) {
     const auto q = url.find('?');
     if (q == std::string_view::npos) {
-        return {};
+        w.begin_array();
+        w.end_array();
+        return;
     }
     auto query = url.substr(q + 1);
     query = query.substr(0, query.find('#'));
-    return form_params(query);
+    form_params(w, query);
 }
 
-boost::json::array request_cookies(const http_message& m) {
-    boost::json::array out;
+void request_cookies(json_writer& w, const http_message& m) {
+    w.begin_array();
     for (const auto& h : m.headers) {
         if (!iequals(h.name, "cookie")) {
             continue;
@@ -150,15 +153,58 @@ boost::json::array request_cookies(const http_message& m) {
             if (pair.empty() || eq == std::string_view::npos) {
                 return;
             }
-            out.push_back(boost::json::object{{"name", trim(pair.substr(0, eq))},
-                                              {"value", trim(pair.substr(eq + 1))}});
+            w.begin_object();
+            w.member("name", trim(pair.substr(0, eq)));
+            w.member("value", trim(pair.substr(eq + 1)));
+            w.end_object();
         });
     }
-    return out;
+    w.end_array();
 }
 
-boost::json::array response_cookies(const http_message& m, time_point received) {
-    boost::json::array out;
+namespace {
+
+// The attributes of one Set-Cookie in the order they first appeared, a repeated one keeping
+// its place with the last value (as a JSON object assigned key by key would).
+class cookie_attributes {
+  public:
+    void set(std::string_view key, std::string text) {
+        find(key) = {key, std::move(text), false};
+    }
+    void set_flag(std::string_view key) {
+        find(key) = {key, {}, true};
+    }
+    void write(json_writer& w) const {
+        for (const auto& a : attrs_) {
+            if (a.flag) {
+                w.member(a.key, true);
+            } else {
+                w.member(a.key, a.text);
+            }
+        }
+    }
+
+  private:
+    struct attr {
+        std::string_view key; // one of the literals below
+        std::string text;
+        bool flag = false;
+    };
+    attr& find(std::string_view key) {
+        for (auto& a : attrs_) {
+            if (a.key == key) {
+                return a;
+            }
+        }
+        return attrs_.emplace_back();
+    }
+    std::vector<attr> attrs_;
+};
+
+} // namespace
+
+void response_cookies(json_writer& w, const http_message& m, time_point received) {
+    w.begin_array();
     for (const auto& h : m.headers) {
         if (!iequals(h.name, "set-cookie")) {
             continue;
@@ -170,8 +216,7 @@ boost::json::array response_cookies(const http_message& m, time_point received) 
         if (eq == std::string_view::npos) {
             continue; // RFC 6265 5.2 step 2: no '=' means ignore the whole line
         }
-        boost::json::object c{{"name", trim(pair.substr(0, eq))},
-                              {"value", trim(pair.substr(eq + 1))}};
+        cookie_attributes attrs;
         bool has_max_age = false; // Max-Age wins over Expires (RFC 6265 5.3 step 3)
         rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
         split(rest, ';', [&](std::string_view attr) {
@@ -182,26 +227,30 @@ boost::json::array response_cookies(const http_message& m, time_point received) 
                 aeq == std::string_view::npos ? std::string_view{} : trim(attr.substr(aeq + 1));
             time_point when;
             if (iequals(key, "path") || iequals(key, "domain")) {
-                c[iequals(key, "path") ? "path" : "domain"] = val;
+                attrs.set(iequals(key, "path") ? "path" : "domain", std::string(val));
             } else if (iequals(key, "httponly")) {
-                c["httpOnly"] = true;
+                attrs.set_flag("httpOnly");
             } else if (iequals(key, "secure")) {
-                c["secure"] = true;
+                attrs.set_flag("secure");
             } else if (iequals(key, "max-age") && !val.empty() && !has_max_age) {
                 char* end = nullptr;
                 const std::string v(val);
                 const long long secs = std::strtoll(v.c_str(), &end, 10);
                 if (end != nullptr && *end == '\0') {
-                    c["expires"] = iso8601_utc_ms(received + std::chrono::seconds{secs});
+                    attrs.set("expires", iso8601_utc_ms(received + std::chrono::seconds{secs}));
                     has_max_age = true;
                 }
             } else if (iequals(key, "expires") && !has_max_age && parse_cookie_date(val, when)) {
-                c["expires"] = iso8601_utc_ms(when);
+                attrs.set("expires", iso8601_utc_ms(when));
             }
         });
-        out.push_back(std::move(c));
+        w.begin_object();
+        w.member("name", trim(pair.substr(0, eq)));
+        w.member("value", trim(pair.substr(eq + 1)));
+        attrs.write(w);
+        w.end_object();
     }
-    return out;
+    w.end_array();
 }
 
 std::string resource_type(std::string_view content_type) {

@@ -5,7 +5,7 @@
 #include "capture/capture.hpp"
 #include "capture/exchange.hpp"
 
-#include <boost/json/array.hpp>
+#include "capture/json_writer.hpp"
 
 #include <string>
 #include <string_view>
@@ -16,15 +16,16 @@ namespace hoplens::capture {
 // scheme://Host + target (RFC 9112 3.3), falling back to the server name or address.
 std::string request_url(const exchange& x);
 
+// Each writes one JSON array into `w`.
 // [{name, value}] from `a=1&b=2` (percent- and '+'-decoded).
-boost::json::array form_params(std::string_view query_or_body);
-boost::json::array query_string(std::string_view url);
+void form_params(json_writer& w, std::string_view query_or_body);
+void query_string(json_writer& w, std::string_view url);
 
 // HAR cookies from every Cookie header (RFC 6265 5.4) of a request.
-boost::json::array request_cookies(const http_message& m);
+void request_cookies(json_writer& w, const http_message& m);
 // HAR cookies from every Set-Cookie header (RFC 6265 5.2); Max-Age is made absolute with
 // `received` (RFC 6265 5.2.2).
-boost::json::array response_cookies(const http_message& m, time_point received);
+void response_cookies(json_writer& w, const http_message& m, time_point received);
 
 // devtools' resource type ("document", "script", ...) for a Content-Type value.
 std::string resource_type(std::string_view content_type);

@@ -68,6 +68,7 @@ void listeners::open(diag::listener_registry& registry) {
             mode += ":https://" + authority_text(host_port{spec.reverse_host, spec.reverse_port});
         }
         const auto local = acceptor.local_endpoint();
+        svc_.own_listeners.emplace_back(local.address().to_string(), local.port());
         registry.add(diag::listener_info{mode, authority_text(host_port{local.address().to_string(), local.port()}),
                                          svc_.options.backlog, acceptor.native_handle()});
         acceptors_.push_back(std::move(acceptor));

@@ -121,7 +121,7 @@ int run_proxy(const conf::run_options& options) {
 
     install_keylog(upstream->context(), keylog);
 
-    services svc{options, counters, *upstream, capture, access, {}, {}};
+    services svc{options, counters, *upstream, capture, access, {}, {}, {}};
     svc.leaf_for = [&](const std::string& name, std::string& why) -> std::shared_ptr<SSL_CTX> {
         auto got = leaves.get(name);
         counters.certs_minted_total.store(leaves.minted(), std::memory_order_relaxed);

@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 typedef struct ssl_ctx_st SSL_CTX;
 struct sockaddr;
@@ -30,6 +32,9 @@ struct services {
     std::function<std::shared_ptr<SSL_CTX>(const std::string& name, std::string& error)> leaf_for;
     // Remembers an upstream endpoint so that diag can tell our outbound TIME_WAIT apart.
     std::function<void(const sockaddr* address, std::size_t length)> note_upstream;
+    // Where our own listeners are bound ("address", port), filled before the first accept:
+    // an upstream connection to one of them would loop through the proxy forever.
+    std::vector<std::pair<std::string, std::uint16_t>> own_listeners;
     std::atomic<std::uint64_t> next_connection_id{1};
     // Exchanges between a complete request head and the end of its response: what a
     // graceful stop waits for.

@@ -155,6 +155,25 @@ upstream_pool::resolve(const host_port& target, upstream_timings& t) {
     co_return out;
 }
 
+// Would a connection to `ep` arrive at one of our own listeners? A listener on the wildcard
+// address takes loopback connections too. (A name that resolves to the jump host's public
+// address is not caught here.)
+static bool is_own_listener(const services& svc, const tcp::endpoint& ep) {
+    for (const auto& [address, port] : svc.own_listeners) {
+        if (port != ep.port()) {
+            continue;
+        }
+        error_code ec;
+        const auto listener = net::ip::make_address(address, ec);
+        if (!ec && (listener == ep.address() ||
+                    (listener.is_unspecified() && (ep.address().is_loopback() ||
+                                                   ep.address().is_unspecified())))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 net::awaitable<upstream_result<upstream_connection>> upstream_pool::connect_tcp(const host_port& target) {
     upstream_timings timings;
     auto resolved = co_await resolve(target, timings);
@@ -162,6 +181,13 @@ net::awaitable<upstream_result<upstream_connection>> upstream_pool::connect_tcp(
         co_return std::move(*failure);
     }
     const auto& endpoints = std::get<0>(resolved);
+    for (const auto& ep : endpoints) {
+        if (is_own_listener(svc_, ep)) {
+            co_return upstream_failure{508, authority_text(target) + " is this proxy itself (" +
+                                                authority_text(host_port{ep.address().to_string(), ep.port()}) +
+                                                "): refusing to loop"};
+        }
+    }
     beast::tcp_stream stream(co_await net::this_coro::executor);
     const auto timeout = svc_.options.timeout.connect;
     stream.expires_after(timeout);

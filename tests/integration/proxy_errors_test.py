@@ -120,6 +120,17 @@ class UpstreamErrors(scenario.AliveTestCase):
                 status, body = exchange(S, mode, "/slow?ms=8000")
                 self.assertEqual(status, 504, body)
 
+    def test_request_to_the_proxy_itself_is_508_not_a_loop(self):
+        addr, port = S.listener("explicit")
+        proxy = f"http://{addr}:{port}"
+        for url in (f"http://{addr}:{port}/", f"https://{addr}:{port}/"):
+            with self.subTest(url=url):
+                r = client.curl(url, ["-x", proxy, "--cacert", S.ca, "--max-time", "10"])
+                # https: the 508 comes inside the CONNECT tunnel, over TLS with hoplens's leaf.
+                self.assertEqual(r.status, 508, r.describe())
+                self.assertIn(b"refusing to loop", r.body, r.describe())
+        S.check_alive()
+
     def test_upstream_still_works_after_errors(self):
         url, args = S.via("explicit", "/files/1k")
         r = client.curl(url, args)

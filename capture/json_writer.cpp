@@ -1,0 +1,125 @@
+#include "capture/json_writer.hpp"
+
+#include <boost/json/serializer.hpp>
+#include <boost/json/value.hpp>
+
+#include <array>
+#include <charconv>
+
+namespace hoplens::capture {
+
+namespace {
+
+// What boost::json writes for each byte below 0x20 and for '"' and '\\': 0 for the byte
+// itself, 'u' for \u00XX, otherwise the letter after the backslash.
+constexpr std::array<char, 256> escapes = [] {
+    std::array<char, 256> e{};
+    for (int c = 0; c < 0x20; ++c) {
+        e[c] = 'u';
+    }
+    e['\b'] = 'b';
+    e['\t'] = 't';
+    e['\n'] = 'n';
+    e['\f'] = 'f';
+    e['\r'] = 'r';
+    e['"'] = '"';
+    e['\\'] = '\\';
+    return e;
+}();
+
+} // namespace
+
+void json_writer::separate() {
+    if (after_key_) {
+        after_key_ = false;
+        return;
+    }
+    if (!first_) {
+        out_ += ',';
+    }
+    first_ = false;
+}
+
+void json_writer::begin_object() {
+    separate();
+    out_ += '{';
+    first_ = true;
+}
+
+void json_writer::end_object() {
+    out_ += '}';
+    first_ = false; // the enclosing container now has an element
+}
+
+void json_writer::begin_array() {
+    separate();
+    out_ += '[';
+    first_ = true;
+}
+
+void json_writer::end_array() {
+    out_ += ']';
+    first_ = false;
+}
+
+void json_writer::key(std::string_view name) {
+    separate();
+    quote(name);
+    out_ += ':';
+    after_key_ = true;
+}
+
+void json_writer::value(std::string_view text) {
+    separate();
+    quote(text);
+}
+
+void json_writer::quote(std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out_.reserve(out_.size() + text.size() + 2);
+    out_ += '"';
+    std::size_t run = 0; // bytes copied as a block: most text needs no escape
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto ch = static_cast<unsigned char>(text[i]);
+        const char e = escapes[ch];
+        if (e == 0) {
+            continue;
+        }
+        out_.append(text.data() + run, i - run);
+        run = i + 1;
+        out_ += '\\';
+        if (e == 'u') {
+            out_ += "u00";
+            out_ += hex[ch >> 4];
+            out_ += hex[ch & 15];
+        } else {
+            out_ += e;
+        }
+    }
+    out_.append(text.data() + run, text.size() - run);
+    out_ += '"';
+}
+
+void json_writer::value(std::int64_t number) {
+    separate();
+    std::array<char, 24> buf{};
+    const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), number);
+    out_.append(buf.data(), r.ptr);
+}
+
+void json_writer::value(double number) {
+    separate();
+    // boost::json's own formatting ("1.5E0"): the files keep the form they always had.
+    const boost::json::value v(number);
+    boost::json::serializer sr;
+    sr.reset(&v);
+    std::array<char, 32> buf{};
+    out_ += sr.read(buf.data(), buf.size());
+}
+
+void json_writer::value(bool flag) {
+    separate();
+    out_ += flag ? "true" : "false";
+}
+
+} // namespace hoplens::capture

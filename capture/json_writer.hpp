@@ -1,0 +1,51 @@
+#pragma once
+// A JSON text written straight into a string, with the same bytes boost::json::serialize
+// gives for the same tree (member order as written, the same escapes, the same number
+// forms), without building the tree: a HAR entry is written once per exchange on the
+// capture thread, and a tree of small allocations cost more than the rest of the entry.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace hoplens::capture {
+
+class json_writer {
+  public:
+    explicit json_writer(std::string& out) : out_(out) {
+    }
+
+    void begin_object();
+    void end_object();
+    void begin_array();
+    void end_array();
+    // A member name; the value follows with one of the calls below (or begin_*).
+    void key(std::string_view name);
+
+    void value(std::string_view text);
+    void value(const char* text) {
+        value(std::string_view(text));
+    }
+    void value(std::int64_t number);
+    void value(int number) {
+        value(std::int64_t(number));
+    }
+    void value(double number);
+    void value(bool flag);
+
+    // key + value.
+    template <typename T> void member(std::string_view name, const T& v) {
+        key(name);
+        value(v);
+    }
+
+  private:
+    void separate();
+    void quote(std::string_view text);
+
+    std::string& out_;
+    bool first_ = true;      // no member or element yet in the innermost container
+    bool after_key_ = false; // a value completes the member just named
+};
+
+} // namespace hoplens::capture
