@@ -30,6 +30,18 @@ void log_failure(std::exception_ptr e) {
     }
 }
 
+// Runs on the worker's own loop, so the pool needs no lock; ends when the loop stops.
+net::awaitable<void> sweep_pool(worker& w) {
+    net::steady_timer timer(w.io);
+    for (;;) {
+        timer.expires_after(std::chrono::seconds(5));
+        if (auto [ec] = co_await timer.async_wait(nothrow_awaitable); ec) {
+            co_return;
+        }
+        w.pool.sweep();
+    }
+}
+
 } // namespace
 
 listeners::listeners(services& svc, std::vector<std::unique_ptr<worker>>& workers)
@@ -136,6 +148,9 @@ void listeners::run_until_signal(std::function<void()> on_hangup) {
         net::co_spawn(io, accept_loop(i), log_failure);
     }
     net::co_spawn(io, handle_signals(std::move(on_hangup)), log_failure);
+    for (auto& w : workers_) {
+        net::co_spawn(w->io, sweep_pool(*w), log_failure);
+    }
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < workers_.size(); ++i) {
         threads.emplace_back([&w = *workers_[i]] { w.io.run(); });

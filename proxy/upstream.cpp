@@ -38,6 +38,10 @@ int owner_index() {
 
 // A pooled connection that the origin closed meanwhile (keep-alive timeout) has EOF or a
 // close_notify waiting; anything readable before we sent a request means it is not reusable.
+// Shorter than typical origin keep-alive timeouts (nginx: 75 s), so that we rarely send on a
+// connection the origin is closing.
+constexpr auto max_idle = std::chrono::seconds(30);
+
 bool still_open(upstream_connection& conn) {
     char byte;
     const auto fd = conn.stream->socket().native_handle();
@@ -224,11 +228,10 @@ upstream_pool::acquire(const upstream_target& target, bool allow_reuse) {
             while (!idle.empty()) {
                 upstream_connection conn = std::move(idle.back());
                 idle.pop_back();
-                // Older than a typical origin keep-alive timeout (nginx: 75 s): likely closing.
                 // A connection idle for a moment is used without looking (a syscall saved per
                 // request); if the origin closed it anyway, the relay resends on a new one.
                 const auto idle = clock::now() - conn.idle_since;
-                if (idle < std::chrono::seconds(30) &&
+                if (idle < max_idle &&
                     (idle < std::chrono::seconds(1) || still_open(conn))) {
                     conn.reused = true;
                     conn.timings = upstream_timings{};
@@ -268,6 +271,16 @@ upstream_pool::acquire(const upstream_target& target, bool allow_reuse) {
     tls->expires_never();
     conn.stream = std::move(tls);
     co_return std::move(conn);
+}
+
+void upstream_pool::sweep() {
+    const auto now = clock::now();
+    for (auto& [key, idle] : idle_) {
+        std::erase_if(idle, [&](upstream_connection& c) {
+            return now - c.idle_since >= max_idle || !still_open(c);
+        });
+    }
+    std::erase_if(idle_, [](const auto& entry) { return entry.second.empty(); });
 }
 
 void upstream_pool::release(const upstream_target& target, upstream_connection conn) {

@@ -90,6 +90,9 @@ class upstream_pool {
                                                                  bool allow_reuse = true);
     // Gives back a connection whose last response ended cleanly with keep-alive.
     void release(const upstream_target& target, upstream_connection conn);
+    // Closes idle connections that the origin has closed or that sat unused too long, so
+    // that the pool holds no CLOSE_WAIT sockets. Called every few seconds by the worker.
+    void sweep();
     // Only the TCP connection (passthrough relays TLS without touching it).
     net::awaitable<upstream_result<upstream_connection>> connect_tcp(const host_port& target);
 
