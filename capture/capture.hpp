@@ -63,6 +63,69 @@ struct file_write {
     std::string bytes;
 };
 
+// The bytes of a pcapng file in the making, as pieces to write in order (writev): block
+// framing and small payloads are copied into one buffer, large payloads are referenced
+// where the caller of recorder::chunk() keeps them, so the bulk of a capture is not copied
+// on its way to the file.
+class pcapng_buffer {
+  public:
+    // Bytes appended here are copied.
+    std::string& copied() {
+        return copied_;
+    }
+    // `bytes` go here, after what copied() holds now, without a copy.
+    void reference(std::span<const std::byte> bytes) {
+        references_.push_back({copied_.size(), bytes});
+    }
+    // The pieces in file order, valid while this buffer and the referenced bytes are.
+    std::vector<std::span<const std::byte>> pieces() const;
+    bool empty() const {
+        return copied_.empty() && references_.empty();
+    }
+    // Empties the buffer and keeps its capacity.
+    void clear() {
+        copied_.clear();
+        references_.clear();
+    }
+
+  private:
+    struct reference_at {
+        std::size_t copied_offset; // inserted before copied_[copied_offset]
+        std::span<const std::byte> bytes;
+    };
+    std::string copied_;
+    std::vector<reference_at> references_;
+};
+
+// Copies of chunk bytes that must outlive the call that gave them (a queue between threads,
+// then pcapng_buffer references), kept in large blocks that clear() keeps for reuse: a chunk
+// costs a memcpy, not an allocation.
+class chunk_arena {
+  public:
+    chunk_arena() = default;
+    chunk_arena(chunk_arena&&) noexcept = default;
+    chunk_arena& operator=(chunk_arena&&) noexcept = default;
+
+    // A copy of `bytes`, which stays where it is until clear().
+    std::span<const std::byte> add(std::span<const std::byte> bytes);
+    // Bytes added since the last clear().
+    std::size_t size() const {
+        return size_;
+    }
+    // Forgets every copy; keeps some blocks for the next ones.
+    void clear();
+
+  private:
+    struct block {
+        std::unique_ptr<std::byte[]> data;
+        std::size_t capacity = 0;
+    };
+    std::vector<block> used_;
+    std::vector<block> spare_;
+    std::size_t fill_ = 0; // bytes used in used_.back()
+    std::size_t size_ = 0;
+};
+
 class recorder {
   public:
     // `started` stamps log.pages[0]; nothing else reads it.
@@ -74,18 +137,19 @@ class recorder {
     // Events of one connection, in the order they happened. Unknown ids are ignored.
     void opened(const connection_info& info);
     void upstream_attached(conn_id id, const endpoint& upstream, const connect_timings& t);
+    // The pcapng output may reference `bytes` (see pcapng_buffer): the caller keeps them
+    // unchanged until it has written the buffer of the next take_pcapng().
     void chunk(conn_id id, direction dir, time_point at, std::span<const std::byte> bytes);
     // Some events of this connection were lost (queue full): its exchanges in flight are
     // recorded as incomplete and its HTTP reassembly stops (bytes cannot be resynchronised).
     void lost(conn_id id);
     void closed(conn_id id, time_point at, bool aborted);
 
-    // Output produced since the last call, to be written in order.
-    std::vector<file_write> take_har_writes();
-    std::string take_pcapng_bytes();
-    // The same into `buffer` (cleared first), whose capacity the recorder keeps using: a
-    // capture thread that swaps two buffers back and forth allocates no new pages.
-    void take_pcapng_bytes(std::string& buffer);
+    // Output produced since the last call, into `out`, whose capacity the recorder keeps
+    // using: a capture thread that swaps two buffers back and forth allocates no new pages.
+    // The HAR output is one write (the entries of a batch join); false when there is none.
+    bool take_har_write(file_write& out);
+    void take_pcapng(pcapng_buffer& out);
 
     // Start fresh files (SIGHUP, logrotate): the next HAR write is a complete new file at
     // offset 0 and the next pcapng bytes start with a section header. Connections in flight

@@ -1,8 +1,7 @@
 #include "capture/har_file.hpp"
 
+#include "capture/json_writer.hpp"
 #include "capture/text_codec.hpp"
-
-#include <boost/json/serialize.hpp>
 
 namespace hoplens::capture {
 
@@ -14,29 +13,63 @@ har_file::har_file(std::string creator_version, std::string page_id)
     : creator_version_(std::move(creator_version)), page_id_(std::move(page_id)) {
 }
 
-file_write har_file::begin(time_point started) {
-    const boost::json::object creator{{"name", "hoplens"}, {"version", creator_version_}};
-    const boost::json::object page{
-        {"startedDateTime", iso8601_utc_ms(started)},
-        {"id", page_id_},
-        {"title", "hoplens capture"},
-        {"pageTimings", boost::json::object{{"onContentLoad", -1}, {"onLoad", -1}}}};
-    std::string head = R"({"log":{"version":"1.2","creator":)" + boost::json::serialize(creator) +
-                       R"(,"pages":[)" + boost::json::serialize(page) + R"(],"entries":[)";
+void har_file::begin(time_point started) {
+    std::string& head = pending_.bytes;
+    head.clear();
+    pending_.offset = 0;
+    has_pending_ = true;
+    head += R"({"log":{"version":"1.2","creator":)";
+    json_writer w(head);
+    w.begin_object();
+    w.member("name", "hoplens");
+    w.member("version", creator_version_);
+    w.end_object();
+    head += R"(,"pages":[)";
+    json_writer p(head);
+    p.begin_object();
+    p.member("startedDateTime", iso8601_utc_ms(started));
+    p.member("id", page_id_);
+    p.member("title", "hoplens capture");
+    p.key("pageTimings");
+    p.begin_object();
+    p.member("onContentLoad", -1);
+    p.member("onLoad", -1);
+    p.end_object();
+    p.end_object();
+    head += R"(],"entries":[)";
     entries_end_ = head.size();
     first_entry_ = true;
     head += closing;
-    return {0, std::move(head)};
 }
 
-file_write har_file::append(const boost::json::object& entry) {
-    std::string body = first_entry_ ? "" : ",";
-    body += boost::json::serialize(entry);
-    file_write w{entries_end_, std::move(body)};
-    entries_end_ += w.bytes.size();
+std::string& har_file::entry_buffer() {
+    std::string& b = pending_.bytes;
+    if (has_pending_) {
+        b.resize(b.size() - closing.size()); // the new closing follows the entry
+    } else {
+        b.clear();
+        pending_.offset = entries_end_;
+        has_pending_ = true;
+    }
+    if (!first_entry_) {
+        b += ',';
+    }
+    return b;
+}
+
+void har_file::entry_done() {
     first_entry_ = false;
-    w.bytes += closing;
-    return w;
+    entries_end_ = pending_.offset + pending_.bytes.size();
+    pending_.bytes += closing;
+}
+
+bool har_file::take(file_write& out) {
+    if (!has_pending_) {
+        return false;
+    }
+    std::swap(out, pending_);
+    has_pending_ = false;
+    return true;
 }
 
 } // namespace hoplens::capture

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 
 namespace hoplens::capture {
 
@@ -26,6 +27,17 @@ constexpr std::array<char, 256> escapes = [] {
     e['\\'] = '\\';
     return e;
 }();
+
+// True if one of the 8 bytes of `w` needs an escape: below 0x20, '"' or '\\' (the
+// "has less than" and "has zero byte" tests of Hacker's Delight 6-1; a byte of 0x80 or more
+// never matches). Bodies of up to 1 MiB go through here, mostly needing no escape at all.
+bool any_escape(std::uint64_t w) {
+    constexpr std::uint64_t ones = 0x0101010101010101;
+    constexpr std::uint64_t high = 0x8080808080808080;
+    const auto zero_byte = [](std::uint64_t v) { return (v - ones) & ~v & high; };
+    const std::uint64_t below_space = (w - ones * 0x20) & ~w & high;
+    return (below_space | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
+}
 
 } // namespace
 
@@ -80,6 +92,13 @@ void json_writer::quote(std::string_view text) {
     out_ += '"';
     std::size_t run = 0; // bytes copied as a block: most text needs no escape
     for (std::size_t i = 0; i < text.size(); ++i) {
+        std::uint64_t w = 0;
+        while (i + 8 <= text.size() && (std::memcpy(&w, text.data() + i, 8), !any_escape(w))) {
+            i += 8;
+        }
+        if (i == text.size()) {
+            break;
+        }
         const auto ch = static_cast<unsigned char>(text[i]);
         const char e = escapes[ch];
         if (e == 0) {

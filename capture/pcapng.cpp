@@ -11,6 +11,9 @@ constexpr std::uint16_t linktype_raw = 101;
 constexpr std::uint16_t opt_endofopt = 0;
 constexpr std::uint16_t opt_comment = 1;
 constexpr std::uint16_t shb_userappl = 4;
+// Payloads from this size on are written from where the caller keeps them (writev) rather
+// than copied: below it a copy costs less than the extra piece.
+constexpr std::size_t min_referenced_payload = 1024;
 
 void put16(std::string& out, std::uint16_t v) {
     out += char(v & 0xFF);
@@ -22,17 +25,11 @@ void put32(std::string& out, std::uint32_t v) {
     put16(out, std::uint16_t(v >> 16));
 }
 
-void pad4(std::string& out) {
-    while (out.size() % 4 != 0) {
-        out += '\0';
-    }
-}
-
 void put_option(std::string& body, std::uint16_t code, std::string_view value) {
     put16(body, code);
     put16(body, std::uint16_t(value.size()));
     body.append(value);
-    pad4(body);
+    body.append((4 - value.size() % 4) % 4, '\0'); // options end on 32 bits
 }
 
 // type, total length, body, total length again: every block is framed the same way.
@@ -67,30 +64,36 @@ std::string pcapng_file_header(std::string_view application) {
     return out;
 }
 
-void append_pcapng_packet(std::string& out, time_point at, std::span<const std::uint8_t> packet,
-                          std::string_view comment) {
+void append_pcapng_packet(pcapng_buffer& out, time_point at, std::span<const std::uint8_t> headers,
+                          std::span<const std::byte> payload, std::string_view comment) {
     const auto us = std::uint64_t(
         std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count());
-    std::string options;
-    if (!comment.empty()) {
-        put_option(options, opt_comment, comment.substr(0, 0xFFFF));
-        put32(options, opt_endofopt);
+    const std::size_t packet_size = headers.size() + payload.size();
+    const std::size_t padded = (packet_size + 3) / 4 * 4;
+    const std::size_t comment_size =
+        comment.empty() ? 0 : std::min<std::size_t>(comment.size(), 0xFFFF);
+    const std::size_t options_size = comment.empty() ? 0 : 4 + (comment_size + 3) / 4 * 4 + 4;
+    const auto total = std::uint32_t(32 + padded + options_size);
+    std::string& b = out.copied();
+    put32(b, epb_type);
+    put32(b, total);
+    put32(b, 0); // interface 0
+    put32(b, std::uint32_t(us >> 32));
+    put32(b, std::uint32_t(us & 0xFFFFFFFF));
+    put32(b, std::uint32_t(packet_size));
+    put32(b, std::uint32_t(packet_size));
+    b.append(reinterpret_cast<const char*>(headers.data()), headers.size());
+    if (payload.size() >= min_referenced_payload) {
+        out.reference(payload);
+    } else {
+        b.append(reinterpret_cast<const char*>(payload.data()), payload.size());
     }
-    const std::size_t padded = (packet.size() + 3) / 4 * 4;
-    const auto total = std::uint32_t(32 + padded + options.size());
-    // Written in place: this runs once per synthesized packet.
-    out.reserve(out.size() + total);
-    put32(out, epb_type);
-    put32(out, total);
-    put32(out, 0); // interface 0
-    put32(out, std::uint32_t(us >> 32));
-    put32(out, std::uint32_t(us & 0xFFFFFFFF));
-    put32(out, std::uint32_t(packet.size()));
-    put32(out, std::uint32_t(packet.size()));
-    out.append(reinterpret_cast<const char*>(packet.data()), packet.size());
-    out.append(padded - packet.size(), '\0');
-    out += options;
-    put32(out, total);
+    b.append(padded - packet_size, '\0');
+    if (!comment.empty()) {
+        put_option(b, opt_comment, comment.substr(0, comment_size));
+        put32(b, opt_endofopt);
+    }
+    put32(b, total);
 }
 
 } // namespace hoplens::capture

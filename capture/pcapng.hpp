@@ -15,8 +15,9 @@ namespace hoplens::capture {
 // SHB + IDB: the start of a file (or of a new section after a reopen).
 std::string pcapng_file_header(std::string_view application);
 
-// One EPB holding `packet`, stamped `at`, with an optional opt_comment.
-void append_pcapng_packet(std::string& out, time_point at, std::span<const std::uint8_t> packet,
-                          std::string_view comment = {});
+// One EPB holding `headers` then `payload` as one packet, stamped `at`, with an optional
+// opt_comment. A large payload is referenced, not copied (see pcapng_buffer).
+void append_pcapng_packet(pcapng_buffer& out, time_point at, std::span<const std::uint8_t> headers,
+                          std::span<const std::byte> payload, std::string_view comment = {});
 
 } // namespace hoplens::capture

@@ -36,8 +36,7 @@ struct recorder::impl {
 
     recorder_options options;
     har_file har;
-    std::vector<file_write> har_writes;
-    std::string pcapng;
+    pcapng_buffer pcapng;
     std::unordered_map<conn_id, connection> connections;
     std::uint64_t exchanges = 0;
 
@@ -46,12 +45,14 @@ struct recorder::impl {
     }
 
     void start_pcapng() {
-        pcapng = pcapng_file_header("hoplens " + options.creator_version);
+        pcapng.clear();
+        pcapng.copied() = pcapng_file_header("hoplens " + options.creator_version);
     }
 
     void record_finished(connection& c) {
         for (const exchange& x : c.http->take_finished()) {
-            har_writes.push_back(har.append(har_entry(x, page_id)));
+            write_har_entry(har.entry_buffer(), x, page_id);
+            har.entry_done();
             ++exchanges;
         }
     }
@@ -149,27 +150,18 @@ void recorder::closed(conn_id id, time_point at, bool aborted) {
     impl_->connections.erase(it);
 }
 
-std::vector<file_write> recorder::take_har_writes() {
-    std::vector<file_write> out;
-    out.swap(impl_->har_writes);
-    return out;
+bool recorder::take_har_write(file_write& out) {
+    return impl_->har.take(out);
 }
 
-std::string recorder::take_pcapng_bytes() {
-    std::string out;
-    take_pcapng_bytes(out);
-    return out;
-}
-
-void recorder::take_pcapng_bytes(std::string& buffer) {
-    buffer.clear();
-    buffer.swap(impl_->pcapng);
+void recorder::take_pcapng(pcapng_buffer& out) {
+    out.clear();
+    std::swap(out, impl_->pcapng);
 }
 
 void recorder::restart_har(time_point now) {
     if (impl_->options.har) {
-        impl_->har_writes.clear(); // they belonged to the file being replaced
-        impl_->har_writes.push_back(impl_->har.begin(now));
+        impl_->har.begin(now); // what was pending belonged to the file being replaced
     }
 }
 

@@ -7,6 +7,8 @@
 #include <boost/url/ipv6_address.hpp>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 
 namespace hoplens::capture {
 
@@ -58,24 +60,45 @@ std::array<std::uint8_t, 16> as_v6(const parsed_address& a) {
     return out;
 }
 
-// RFC 1071 one's-complement sum, folded at the end. Big-endian 32-bit words are summed into
-// 64 bits (2^16 = 1 modulo 2^16 - 1, so the halves of a word add up as two 16-bit words):
-// a quarter of the steps of a 16-bit loop, on every payload byte of the pcapng.
-std::uint32_t sum16(std::span<const std::uint8_t> bytes, std::uint32_t acc = 0) {
-    std::uint64_t wide = acc;
+// RFC 1071 one's-complement sum of big-endian 16-bit words, folded to 16 bits so that
+// callers can add results. It runs over every payload byte of the pcapng, so it sums 64-bit
+// loads as two 32-bit halves in native order (no carries to track below 2^32 words) and
+// swaps the bytes of the folded result on a little-endian host (RFC 1071 2(B): the sum is
+// byte-order independent). `bytes` must start at an even offset of what is summed.
+std::uint32_t sum16(std::span<const std::byte> bytes) {
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    const std::size_t n = bytes.size();
+    std::uint64_t wide = 0;
+    std::uint64_t wide2 = 0; // two independent sums keep both adders busy
     std::size_t i = 0;
-    for (; i + 4 <= bytes.size(); i += 4) {
-        wide += std::uint32_t(bytes[i]) << 24 | std::uint32_t(bytes[i + 1]) << 16 |
-                std::uint32_t(bytes[i + 2]) << 8 | bytes[i + 3];
+    for (; i + 16 <= n; i += 16) {
+        std::uint64_t w[2] = {};
+        std::memcpy(w, p + i, 16);
+        wide += (w[0] & 0xFFFFFFFF) + (w[0] >> 32);
+        wide2 += (w[1] & 0xFFFFFFFF) + (w[1] >> 32);
     }
-    for (; i + 1 < bytes.size(); i += 2) {
-        wide += std::uint32_t(bytes[i] << 8 | bytes[i + 1]);
+    wide = (wide & 0xFFFFFFFF) + (wide >> 32) + (wide2 & 0xFFFFFFFF) + (wide2 >> 32);
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, p + i, 8);
+        wide += (w & 0xFFFFFFFF) + (w >> 32);
     }
-    if (i < bytes.size()) {
-        wide += std::uint32_t(bytes[i] << 8);
+    for (; i + 2 <= n; i += 2) {
+        std::uint16_t w = 0;
+        std::memcpy(&w, p + i, 2);
+        wide += w;
     }
-    while (wide >> 16 != 0) { // to 16 bits, so that callers can add to the result
+    if (i < n) { // the odd last byte is the high byte of a zero-padded big-endian word
+        const std::uint16_t w = std::endian::native == std::endian::little
+                                    ? std::uint16_t(p[i])
+                                    : std::uint16_t(p[i] << 8);
+        wide += w;
+    }
+    while (wide >> 16 != 0) {
         wide = (wide & 0xFFFF) + (wide >> 16);
+    }
+    if constexpr (std::endian::native == std::endian::little) {
+        wide = ((wide & 0xFF) << 8) | (wide >> 8);
     }
     return std::uint32_t(wide);
 }
@@ -87,18 +110,20 @@ std::uint16_t fold(std::uint32_t acc) {
     return std::uint16_t(~acc & 0xFFFF);
 }
 
-void put16(std::string& b, std::size_t at, std::uint16_t v) {
-    b[at] = char(v >> 8);
-    b[at + 1] = char(v & 0xFF);
+using packet_headers = std::array<std::uint8_t, 40 + 28>; // IPv6 + TCP with options
+
+void put16(packet_headers& b, std::size_t at, std::uint16_t v) {
+    b[at] = std::uint8_t(v >> 8);
+    b[at + 1] = std::uint8_t(v & 0xFF);
 }
 
-void put32(std::string& b, std::size_t at, std::uint32_t v) {
+void put32(packet_headers& b, std::size_t at, std::uint32_t v) {
     put16(b, at, std::uint16_t(v >> 16));
     put16(b, at + 2, std::uint16_t(v & 0xFFFF));
 }
 
-std::span<const std::uint8_t> bytes_of(const std::string& s, std::size_t from = 0) {
-    return {reinterpret_cast<const std::uint8_t*>(s.data()) + from, s.size() - from};
+std::span<const std::byte> bytes_of(const packet_headers& h, std::size_t from, std::size_t n) {
+    return std::as_bytes(std::span(h).subspan(from, n));
 }
 
 } // namespace
@@ -123,26 +148,24 @@ tcp_conversation::tcp_conversation(const endpoint& client, const endpoint& serve
 }
 
 void tcp_conversation::segment(peer& from, peer& to, std::uint8_t flags, time_point at,
-                               std::span<const std::uint8_t> payload, std::string& out,
+                               std::span<const std::byte> payload, pcapng_buffer& out,
                                std::string_view comment) {
     const bool with_options = (flags & syn) != 0;
     const std::size_t ip_len = v6_ ? 40 : 20;
     const std::size_t tcp_len = with_options ? 28 : 20;
-    std::string& p = packet_;
-    p.assign(ip_len + tcp_len, '\0');
-    p.append(reinterpret_cast<const char*>(payload.data()), payload.size());
+    packet_headers p{};
     const std::size_t addr_len = v6_ ? 16 : 4;
     const auto segment_len = std::uint16_t(tcp_len + payload.size());
 
     if (v6_) {
-        p[0] = char(0x60);
+        p[0] = 0x60;
         put16(p, 4, segment_len);
         p[6] = 6; // next header: TCP
         p[7] = 64;
         std::copy_n(from.addr.begin(), 16, p.begin() + 8);
         std::copy_n(to.addr.begin(), 16, p.begin() + 24);
     } else {
-        p[0] = char(0x45);
+        p[0] = 0x45;
         put16(p, 2, std::uint16_t(ip_len + segment_len));
         put16(p, 4, from.ip_id++);
         put16(p, 6, 0x4000); // don't fragment
@@ -150,7 +173,7 @@ void tcp_conversation::segment(peer& from, peer& to, std::uint8_t flags, time_po
         p[9] = 6;
         std::copy_n(from.addr.begin(), 4, p.begin() + 12);
         std::copy_n(to.addr.begin(), 4, p.begin() + 16);
-        put16(p, 10, fold(sum16(bytes_of(p).first(20))));
+        put16(p, 10, fold(sum16(bytes_of(p, 0, 20))));
     }
 
     const std::size_t t = ip_len;
@@ -159,34 +182,35 @@ void tcp_conversation::segment(peer& from, peer& to, std::uint8_t flags, time_po
     put32(p, t + 4, from.next_seq);
     const bool acking = (flags & ack) != 0;
     put32(p, t + 8, acking ? to.next_seq : 0);
-    p[t + 12] = char((tcp_len / 4) << 4);
-    p[t + 13] = char(flags);
+    p[t + 12] = std::uint8_t((tcp_len / 4) << 4);
+    p[t + 13] = flags;
     put16(p, t + 14, 0xFFFF); // with window scale 7: 8 MiB, never full
     if (with_options) {
         // MSS 65495 (loopback's), NOP, window scale 7 (RFC 7323 2.2).
-        const char opts[8] = {2, 4, char(0xFF), char(0xD7), 1, 3, 3, 7};
+        const std::uint8_t opts[8] = {2, 4, 0xFF, 0xD7, 1, 3, 3, 7};
         std::copy_n(opts, 8, p.begin() + std::ptrdiff_t(t + 20));
     }
-    // Pseudo-header: addresses, protocol and TCP length (RFC 9293 3.1, RFC 8200 8.1).
-    std::uint32_t acc = sum16(bytes_of(p).subspan(v6_ ? 8 : 12, 2 * addr_len));
-    acc += 6 + segment_len;
-    put16(p, t + 16, fold(sum16(bytes_of(p, t), acc)));
+    // Pseudo-header: addresses, protocol and TCP length (RFC 9293 3.1, RFC 8200 8.1); the
+    // payload follows the even-sized TCP header, so its sum adds on.
+    std::uint32_t acc = sum16(bytes_of(p, v6_ ? 8 : 12, 2 * addr_len));
+    acc += 6 + segment_len + sum16(bytes_of(p, t, tcp_len)) + sum16(payload);
+    put16(p, t + 16, fold(acc));
 
     if (acking) {
         from.acked = to.next_seq;
     }
     from.next_seq += std::uint32_t(payload.size()) + ((flags & (syn | fin)) != 0 ? 1 : 0);
-    append_pcapng_packet(out, at, bytes_of(p), comment);
+    append_pcapng_packet(out, at, std::span(p).first(ip_len + tcp_len), payload, comment);
 }
 
-void tcp_conversation::ack_from(peer& receiver, peer& sender, time_point at, std::string& out) {
+void tcp_conversation::ack_from(peer& receiver, peer& sender, time_point at, pcapng_buffer& out) {
     // A pure ACK that acknowledges nothing new would read as a duplicate ACK: skip it.
     if (receiver.acked != sender.next_seq) {
         segment(receiver, sender, ack, at, {}, out);
     }
 }
 
-void tcp_conversation::open(time_point at, std::string& out, std::string_view comment) {
+void tcp_conversation::open(time_point at, pcapng_buffer& out, std::string_view comment) {
     if (open_) {
         return;
     }
@@ -197,21 +221,21 @@ void tcp_conversation::open(time_point at, std::string& out, std::string_view co
 }
 
 void tcp_conversation::data(direction dir, time_point at, std::span<const std::byte> bytes,
-                            std::string& out) {
+                            pcapng_buffer& out) {
     if (!open_ || closed_ || bytes.empty()) {
         return;
     }
     const bool upstream = dir == direction::client_to_server;
     peer& from = upstream ? client_ : server_;
     peer& to = upstream ? server_ : client_;
-    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
     std::size_t sent = 0;
     int unacked_segments = 0;
     while (sent < bytes.size()) {
         const std::size_t n = std::min(max_segment_payload, bytes.size() - sent);
         sent += n;
         const bool last = sent == bytes.size();
-        segment(from, to, std::uint8_t(ack | (last ? psh : 0)), at, {data + sent - n, n}, out);
+        segment(from, to, std::uint8_t(ack | (last ? psh : 0)), at, bytes.subspan(sent - n, n),
+                out);
         if (++unacked_segments == 4 || last) {
             ack_from(to, from, at, out);
             unacked_segments = 0;
@@ -219,7 +243,7 @@ void tcp_conversation::data(direction dir, time_point at, std::span<const std::b
     }
 }
 
-void tcp_conversation::close(time_point at, std::string& out) {
+void tcp_conversation::close(time_point at, pcapng_buffer& out) {
     if (!open_ || closed_) {
         return;
     }

@@ -21,10 +21,11 @@ class tcp_conversation {
     tcp_conversation(const endpoint& client, const endpoint& server, std::uint32_t client_isn,
                      std::uint32_t server_isn);
 
-    // Appends pcapng EPBs to `out`. The SYN carries `comment` (say, the server name).
-    void open(time_point at, std::string& out, std::string_view comment);
-    void data(direction dir, time_point at, std::span<const std::byte> bytes, std::string& out);
-    void close(time_point at, std::string& out);
+    // Appends pcapng EPBs to `out`, which may reference the data bytes (see pcapng_buffer).
+    // The SYN carries `comment` (say, the server name).
+    void open(time_point at, pcapng_buffer& out, std::string_view comment);
+    void data(direction dir, time_point at, std::span<const std::byte> bytes, pcapng_buffer& out);
+    void close(time_point at, pcapng_buffer& out);
 
     static constexpr std::size_t max_segment_payload = 16 * 1024;
 
@@ -39,16 +40,15 @@ class tcp_conversation {
     enum flag : std::uint8_t { fin = 0x01, syn = 0x02, psh = 0x08, ack = 0x10 };
 
     void segment(peer& from, peer& to, std::uint8_t flags, time_point at,
-                 std::span<const std::uint8_t> payload, std::string& out,
+                 std::span<const std::byte> payload, pcapng_buffer& out,
                  std::string_view comment = {});
-    void ack_from(peer& receiver, peer& sender, time_point at, std::string& out);
+    void ack_from(peer& receiver, peer& sender, time_point at, pcapng_buffer& out);
 
     bool v6_ = false;
     bool open_ = false;
     bool closed_ = false;
     peer client_;
     peer server_;
-    std::string packet_; // reused scratch buffer
 };
 
 } // namespace hoplens::capture

@@ -3,12 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <climits>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <fcntl.h>
 #include <mutex>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <thread>
 #include <unistd.h>
 #include <unordered_set>
@@ -32,7 +33,7 @@ struct ev_chunk {
     conn_id id;
     capture::direction dir;
     capture::time_point at;
-    shared_bytes bytes;
+    std::span<const std::byte> bytes; // in the chunk_arena queued with the event
 };
 struct ev_closed {
     conn_id id;
@@ -93,20 +94,30 @@ class output_file {
         }
     }
 
-    // Writes `bytes` at `offset` (pwrite), or at the end when offset is npos. On failure the
-    // file is cut back to its size before the write and `restore` is written at
+    // Writes `pieces` in order at `offset` (pwritev), or at the end when offset is npos. On
+    // failure the file is cut back to its size before the write and `restore` is written at
     // `restore_offset` (HAR: its closing brackets), so that what is on disk stays valid.
-    void write(std::string_view bytes, std::uint64_t offset = npos, std::string_view restore = {},
-               std::uint64_t restore_offset = 0) {
-        if (!writable() || bytes.empty()) {
+    void write(std::span<const std::span<const std::byte>> pieces, std::uint64_t offset = npos,
+               std::string_view restore = {}, std::uint64_t restore_offset = 0) {
+        if (!writable()) {
             return;
         }
+        std::vector<iovec> iov;
+        iov.reserve(pieces.size());
+        std::uint64_t total = 0;
+        for (const auto p : pieces) {
+            if (!p.empty()) {
+                iov.push_back({const_cast<std::byte*>(p.data()), p.size()});
+                total += p.size();
+            }
+        }
         const std::uint64_t at = offset == npos ? size_ : offset;
-        std::size_t done = 0;
-        while (done < bytes.size()) {
-            const ssize_t n = append_mode_ ? ::write(fd_, bytes.data() + done, bytes.size() - done)
-                                           : ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
-                                                      off_t(at + done));
+        std::uint64_t done = 0;
+        std::size_t first = 0;
+        while (first < iov.size()) {
+            const int count = int(std::min<std::size_t>(iov.size() - first, IOV_MAX));
+            const ssize_t n = append_mode_ ? ::writev(fd_, &iov[first], count)
+                                           : ::pwritev(fd_, &iov[first], count, off_t(at + done));
             if (n < 0 && errno == EINTR) {
                 continue;
             }
@@ -123,9 +134,22 @@ class output_file {
                 broken_ = true;
                 return;
             }
-            done += std::size_t(n);
+            done += std::uint64_t(n);
+            for (auto left = std::size_t(n); left > 0;) { // past what was written
+                const std::size_t step = std::min(left, iov[first].iov_len);
+                iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + step;
+                iov[first].iov_len -= step;
+                left -= step;
+                first += iov[first].iov_len == 0 ? 1 : 0;
+            }
         }
-        size_ = std::max(size_, at + bytes.size());
+        size_ = std::max(size_, at + total);
+    }
+
+    void write(std::string_view bytes, std::uint64_t offset = npos, std::string_view restore = {},
+               std::uint64_t restore_offset = 0) {
+        const std::span<const std::byte> piece = std::as_bytes(std::span(bytes));
+        write({&piece, 1}, offset, restore, restore_offset);
     }
 
     static constexpr std::uint64_t npos = ~std::uint64_t{0};
@@ -149,23 +173,6 @@ class output_file {
     std::uint64_t size_ = 0;
 };
 
-// Merges HAR writes of one batch into one: each write overlaps the previous one's closing.
-std::vector<capture::file_write> coalesce(std::vector<capture::file_write> writes) {
-    std::vector<capture::file_write> out;
-    for (auto& w : writes) {
-        if (!out.empty() && w.offset >= out.back().offset &&
-            w.offset <= out.back().offset + out.back().bytes.size() &&
-            w.offset + w.bytes.size() >= out.back().offset + out.back().bytes.size()) {
-            auto& b = out.back();
-            b.bytes.resize(std::size_t(w.offset - b.offset));
-            b.bytes += w.bytes;
-        } else {
-            out.push_back(std::move(w));
-        }
-    }
-    return out;
-}
-
 } // namespace
 
 struct capture_sink::impl {
@@ -175,12 +182,13 @@ struct capture_sink::impl {
     output_file pcapng;
     output_file keylog;
     std::unique_ptr<capture::recorder> recorder;
-    std::string pcapng_buffer; // capture thread only
+    capture::file_write har_write;     // capture thread only
+    capture::pcapng_buffer pcapng_out; // capture thread only
 
     std::mutex mutex;
     std::condition_variable wake;
-    std::deque<event> queue;                // guarded by mutex
-    std::size_t queued_bytes = 0;           // guarded by mutex
+    std::vector<event> queue;               // guarded by mutex
+    capture::chunk_arena queued_bytes;      // guarded by mutex: the bytes of queued chunks
     std::unordered_set<conn_id> lost_since; // guarded by mutex
     bool reopen_requested = false;          // guarded by mutex
     bool stopping = false;                  // guarded by mutex
@@ -197,15 +205,19 @@ struct capture_sink::impl {
     }
 
     // Control events are tiny and the recorder's state depends on them, so they are only
-    // refused past a hard limit; chunks are refused as soon as the budget is spent.
-    void push(event e, conn_id id, std::size_t bytes, bool per_connection = true) {
-        const bool is_chunk = std::holds_alternative<ev_chunk>(e.what);
+    // refused past a hard limit; chunks are refused as soon as the budget is spent. A chunk's
+    // bytes are copied into the queue's arena (a memcpy, no allocation) only once accepted.
+    void push(event e, conn_id id, std::span<const std::byte> chunk_bytes = {},
+              bool per_connection = true) {
+        auto* chunk = std::get_if<ev_chunk>(&e.what);
         bool notify = false;
         {
             std::lock_guard lock(mutex);
-            const bool full = is_chunk ? (queued_bytes + bytes > options.queue_bytes ||
-                                          queue.size() >= options.queue_events)
-                                       : queue.size() >= 4 * options.queue_events;
+            const bool full =
+                chunk != nullptr
+                    ? (queued_bytes.size() + chunk_bytes.size() > options.queue_bytes ||
+                       queue.size() >= options.queue_events)
+                    : queue.size() >= 4 * options.queue_events;
             if (full || stopping) {
                 if (per_connection) {
                     lost_since.insert(id);
@@ -216,8 +228,10 @@ struct capture_sink::impl {
             if (per_connection && !lost_since.empty() && lost_since.erase(id) > 0) {
                 e.lost_before = true;
             }
+            if (chunk != nullptr) {
+                chunk->bytes = queued_bytes.add(chunk_bytes);
+            }
             notify = std::exchange(idle, false);
-            queued_bytes += bytes;
             queue.push_back(std::move(e));
         }
         if (notify) {
@@ -242,7 +256,7 @@ struct capture_sink::impl {
                     if constexpr (std::is_same_v<T, ev_attached>) {
                         r.upstream_attached(ev.id, ev.upstream, ev.timings);
                     } else if constexpr (std::is_same_v<T, ev_chunk>) {
-                        r.chunk(ev.id, ev.dir, ev.at, *ev.bytes);
+                        r.chunk(ev.id, ev.dir, ev.at, ev.bytes);
                     } else {
                         r.closed(ev.id, ev.at, ev.aborted);
                     }
@@ -251,15 +265,20 @@ struct capture_sink::impl {
             e.what);
     }
 
+    // Runs before the bytes of the batch are released: the pcapng output references them.
     void write_outputs() {
-        for (const auto& w : coalesce(recorder->take_har_writes())) {
+        if (recorder->take_har_write(har_write)) {
             // Every write ends with the closing `]}}\n` it replaces: on failure that goes back.
-            const auto tail = std::string_view(w.bytes).substr(
-                w.bytes.size() - std::min<std::size_t>(4, w.bytes.size()));
-            har.write(w.bytes, w.offset, w.offset == 0 ? std::string_view{} : tail, w.offset);
+            const std::string& b = har_write.bytes;
+            const auto tail =
+                std::string_view(b).substr(b.size() - std::min<std::size_t>(4, b.size()));
+            har.write(b, har_write.offset, har_write.offset == 0 ? std::string_view{} : tail,
+                      har_write.offset);
         }
-        recorder->take_pcapng_bytes(pcapng_buffer);
-        pcapng.write(pcapng_buffer);
+        recorder->take_pcapng(pcapng_out);
+        if (!pcapng_out.empty()) {
+            pcapng.write(pcapng_out.pieces());
+        }
     }
 
     void open_all(capture::time_point now) {
@@ -278,7 +297,8 @@ struct capture_sink::impl {
     // the relay's rate. The pause bounds both the wakeups (at most 1/batch_pause per second)
     // and what a kill -9 can lose (the exchanges of the last pause).
     void run() {
-        std::deque<event> batch;
+        std::vector<event> batch;
+        capture::chunk_arena batch_bytes;
         for (;;) {
             bool reopen = false;
             bool stop = false;
@@ -291,15 +311,16 @@ struct capture_sink::impl {
                     idle = false;
                 }
                 batch.swap(queue);
-                queued_bytes = 0;
+                std::swap(batch_bytes, queued_bytes);
                 reopen = std::exchange(reopen_requested, false);
                 stop = stopping;
             }
             for (event& e : batch) {
                 apply(e);
             }
-            batch.clear();
             write_outputs();
+            batch.clear();
+            batch_bytes.clear();
             if (reopen) {
                 open_all(std::chrono::system_clock::now());
             }
@@ -343,51 +364,33 @@ bool capture_sink::keylog_enabled() const {
 
 void capture_sink::opened(const capture::connection_info& info) {
     if (enabled()) {
-        impl_->push({ev_opened{info}}, info.id, 0);
+        impl_->push({ev_opened{info}}, info.id);
     }
 }
 
 void capture_sink::upstream_attached(capture::conn_id id, const capture::endpoint& upstream,
                                      const capture::connect_timings& timings) {
     if (enabled()) {
-        impl_->push({ev_attached{id, upstream, timings}}, id, 0);
-    }
-}
-
-void capture_sink::chunk(capture::conn_id id, capture::direction dir, capture::time_point at,
-                         shared_bytes bytes) {
-    if (enabled() && bytes && !bytes->empty()) {
-        const std::size_t n = bytes->size();
-        impl_->push({ev_chunk{id, dir, at, std::move(bytes)}}, id, n);
+        impl_->push({ev_attached{id, upstream, timings}}, id);
     }
 }
 
 void capture_sink::chunk(capture::conn_id id, capture::direction dir, capture::time_point at,
                          std::span<const std::byte> bytes) {
-    if (!enabled() || bytes.empty()) {
-        return;
+    if (enabled() && !bytes.empty()) {
+        impl_->push({ev_chunk{id, dir, at, {}}}, id, bytes);
     }
-    {
-        // Checked before copying so that a full queue costs no allocation; push() decides.
-        std::lock_guard lock(impl_->mutex);
-        if (impl_->queued_bytes + bytes.size() > impl_->options.queue_bytes) {
-            impl_->lost_since.insert(id);
-            diag::add(impl_->counters.capture_dropped_total);
-            return;
-        }
-    }
-    chunk(id, dir, at, std::make_shared<const std::vector<std::byte>>(bytes.begin(), bytes.end()));
 }
 
 void capture_sink::closed(capture::conn_id id, capture::time_point at, bool aborted) {
     if (enabled()) {
-        impl_->push({ev_closed{id, at, aborted}}, id, 0);
+        impl_->push({ev_closed{id, at, aborted}}, id);
     }
 }
 
 void capture_sink::keylog_line(std::string_view line) {
     if (keylog_enabled()) {
-        impl_->push({ev_keylog{std::string(line)}}, 0, 0, false);
+        impl_->push({ev_keylog{std::string(line)}}, 0, {}, false);
     }
 }
 

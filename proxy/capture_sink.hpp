@@ -34,8 +34,6 @@ struct capture_sink_options {
     std::chrono::microseconds batch_pause{2000}; // between batches under load (see run())
 };
 
-using shared_bytes = std::shared_ptr<const std::vector<std::byte>>;
-
 class capture_sink {
   public:
     // Opens the files (truncating HAR and pcapng; appending to the key log, mode 0600) and
@@ -54,10 +52,7 @@ class capture_sink {
     void opened(const capture::connection_info& info);
     void upstream_attached(capture::conn_id id, const capture::endpoint& upstream,
                            const capture::connect_timings& timings);
-    // Zero-copy: the buffer is shared with the capture thread and must not change afterwards.
-    void chunk(capture::conn_id id, capture::direction dir, capture::time_point at,
-               shared_bytes bytes);
-    // Copies `bytes` (only if there is room in the queue).
+    // Copies `bytes` into the queue (only if there is room).
     void chunk(capture::conn_id id, capture::direction dir, capture::time_point at,
                std::span<const std::byte> bytes);
     void closed(capture::conn_id id, capture::time_point at, bool aborted);

@@ -1,7 +1,8 @@
 #pragma once
 // The relay's side of the capture: what was forwarded, with when. Each call costs nothing
-// when no capture file is configured; otherwise the bytes are copied into a shared buffer
-// and queued for the capture thread, never waiting (a full queue drops and counts).
+// when no capture file is configured; otherwise the bytes are copied once, into the capture
+// queue's reused blocks (no allocation per chunk), for the capture thread, never waiting (a
+// full queue drops and counts).
 
 #include <chrono>
 #include <cstdint>

@@ -49,11 +49,7 @@ void one_exchange(capture_sink& sink, capture::conn_id id, std::string_view path
     sink.chunk(id, direction::client_to_server, at_ms(1),
                as_bytes("GET " + std::string(path) + " HTTP/1.1\r\nHost: h\r\n\r\n"));
     sink.chunk(id, direction::server_to_client, at_ms(2),
-               std::make_shared<const std::vector<std::byte>>([] {
-                   const std::string_view r = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-                   const auto b = as_bytes(r);
-                   return std::vector<std::byte>(b.begin(), b.end());
-               }()));
+               as_bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
     sink.closed(id, at_ms(3), false);
 }
 

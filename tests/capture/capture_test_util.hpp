@@ -33,12 +33,24 @@ inline connection_info conn(conn_id id, std::string client = "127.0.0.1",
                            at_ms(0)};
 }
 
+// The pcapng bytes produced since the last take, as the sink writes them.
+inline std::string take_pcapng(recorder& r) {
+    pcapng_buffer b;
+    r.take_pcapng(b);
+    std::string out;
+    for (const auto piece : b.pieces()) {
+        out.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+    }
+    return out;
+}
+
 // The HAR file as the sink would have it on disk, checked to be valid JSON after each write.
 struct har_disk {
     std::string file;
 
     void apply(recorder& r) {
-        for (const file_write& w : r.take_har_writes()) {
+        file_write w;
+        if (r.take_har_write(w)) {
             REQUIRE(w.offset <= file.size());
             if (w.offset + w.bytes.size() > file.size()) {
                 file.resize(w.offset + w.bytes.size());

@@ -80,7 +80,7 @@ std::string synthesize(const connection_info& info) {
             as_bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\np1"
                      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\np2"));
     r.closed(info.id, at_ms(t++), false);
-    return r.take_pcapng_bytes();
+    return test::take_pcapng(r);
 }
 
 void check_decodes_cleanly(const pcap_file& f, const std::string& extra = "") {
