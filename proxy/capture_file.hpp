@@ -1,0 +1,150 @@
+#pragma once
+// One capture output file (HAR, pcapng or key log) as the capture thread writes it: positioned
+// writes, mode 0600 for secrets, a write error logged once and counted.
+
+#include "diag/counters.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstddef>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <span>
+#include <string_view>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <vector>
+
+namespace hoplens::proxy {
+
+// One output file. After a failed write it is left as it was before that write (valid) and
+// is written no more until reopen(): later writes would depend on the one that failed.
+class output_file {
+  public:
+    output_file(std::filesystem::path path, bool append_mode, diag::proxy_counters& counters)
+        : path_(std::move(path)), append_mode_(append_mode), counters_(counters) {
+    }
+    ~output_file() {
+        close();
+    }
+
+    bool configured() const {
+        return !path_.empty();
+    }
+    bool writable() const {
+        return fd_ >= 0 && !broken_;
+    }
+
+    void open() {
+        close();
+        broken_ = false;
+        if (!configured()) {
+            return;
+        }
+        const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append_mode_ ? O_APPEND : O_TRUNC);
+        fd_ = ::open(path_.c_str(), flags, append_mode_ ? 0600 : 0644);
+        if (fd_ < 0) {
+            fail("open");
+            return;
+        }
+        if (append_mode_ && ::fchmod(fd_, 0600) != 0) { // key material: owner only
+            fail("chmod 0600");
+            return;
+        }
+        struct stat st {};
+        size_ = ::fstat(fd_, &st) == 0 ? std::uint64_t(st.st_size) : 0;
+        logged_ = false;
+    }
+
+    void close() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+
+    // Writes `pieces` in order at `offset` (pwritev), or at the end when offset is npos. On
+    // failure the file is cut back to its size before the write and `restore` is written at
+    // `restore_offset` (HAR: its closing brackets), so that what is on disk stays valid.
+    void write(std::span<const std::span<const std::byte>> pieces, std::uint64_t offset = npos,
+               std::string_view restore = {}, std::uint64_t restore_offset = 0) {
+        if (!writable()) {
+            return;
+        }
+        std::vector<iovec> iov;
+        iov.reserve(pieces.size());
+        std::uint64_t total = 0;
+        for (const auto p : pieces) {
+            if (!p.empty()) {
+                iov.push_back({const_cast<std::byte*>(p.data()), p.size()});
+                total += p.size();
+            }
+        }
+        const std::uint64_t at = offset == npos ? size_ : offset;
+        std::uint64_t done = 0;
+        std::size_t first = 0;
+        while (first < iov.size()) {
+            const int count = int(std::min<std::size_t>(iov.size() - first, IOV_MAX));
+            const ssize_t n = append_mode_ ? ::writev(fd_, &iov[first], count)
+                                           : ::pwritev(fd_, &iov[first], count, off_t(at + done));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                const int err = n < 0 ? errno : ENOSPC;
+                if (!append_mode_) {
+                    (void)!::ftruncate(fd_, off_t(size_));
+                    if (!restore.empty()) {
+                        (void)!::pwrite(fd_, restore.data(), restore.size(), off_t(restore_offset));
+                    }
+                }
+                errno = err;
+                fail("write");
+                broken_ = true;
+                return;
+            }
+            done += std::uint64_t(n);
+            for (auto left = std::size_t(n); left > 0;) { // past what was written
+                const std::size_t step = std::min(left, iov[first].iov_len);
+                iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + step;
+                iov[first].iov_len -= step;
+                left -= step;
+                first += iov[first].iov_len == 0 ? 1 : 0;
+            }
+        }
+        size_ = std::max(size_, at + total);
+    }
+
+    void write(std::string_view bytes, std::uint64_t offset = npos, std::string_view restore = {},
+               std::uint64_t restore_offset = 0) {
+        const std::span<const std::byte> piece = std::as_bytes(std::span(bytes));
+        write({&piece, 1}, offset, restore, restore_offset);
+    }
+
+    static constexpr std::uint64_t npos = ~std::uint64_t{0};
+
+  private:
+    void fail(const char* what) {
+        diag::add(counters_.capture_write_errors_total);
+        if (!logged_) { // once per file until it is reopened: a full disk fails every write
+            spdlog::error("capture: cannot {} {}: {}; this file is not written until reopen", what,
+                          path_.string(), std::strerror(errno));
+            logged_ = true;
+        }
+    }
+
+    std::filesystem::path path_;
+    bool append_mode_;
+    diag::proxy_counters& counters_;
+    int fd_ = -1;
+    bool broken_ = false;
+    bool logged_ = false;
+    std::uint64_t size_ = 0;
+};
+
+} // namespace hoplens::proxy
