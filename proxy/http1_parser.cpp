@@ -204,10 +204,6 @@ bool http1_parser::expects_continue() const {
            iequals(head_.find("expect"), "100-continue");
 }
 
-bool http1_parser::chunked() const {
-    return (st_->parser.flags & F_CHUNKED) != 0;
-}
-
 bool http1_parser::body_until_close() const {
     const auto& p = st_->parser;
     return p.type == HTTP_RESPONSE && st_->head_done && !no_body_ &&

@@ -115,7 +115,6 @@ class http1_parser {
     bool keep_alive() const;
     // The request carries `Expect: 100-continue` (RFC 9110 §10.1.1), HTTP/1.1 or later.
     bool expects_continue() const;
-    bool chunked() const;
     // The body ends when the connection closes (a response without length, RFC 9112 §6.3 p8).
     bool body_until_close() const;
     // Message was complete at a stop; the body is fully consumed.

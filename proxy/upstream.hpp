@@ -66,9 +66,6 @@ class upstream_tls {
     }
     // Prepares a new SSL object: SNI, hostname or IP check, a cached session to resume.
     void prepare(SSL* ssl, const host_port& target);
-    bool verifying() const {
-        return verify_;
-    }
 
   private:
     static int on_new_session(SSL* ssl, SSL_SESSION* session);
