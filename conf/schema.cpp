@@ -1,5 +1,6 @@
 // The option tables: every option hoplens has, its check and its default.
 #include "conf/schema.hpp"
+#include "conf/option_kinds.hpp"
 #include "conf/text.hpp"
 
 #include <algorithm>
@@ -8,84 +9,17 @@
 namespace hoplens::conf::detail {
 namespace {
 
-using reason = std::optional<std::string>;
-
 constexpr std::string_view default_listen = "explicit@127.0.0.1:8080";
 constexpr std::array<std::string_view, 2> default_allow{"127.0.0.0/8", "::1/128"};
 constexpr std::string_view default_diag = "127.0.0.1:9090";
 constexpr std::string_view data_dir_help_default = "$HOPLENS_DATA_DIR, else ~/.local/share/hoplens";
 
-std::string quote(std::string_view text) {
-    return "'" + std::string(text) + "'";
-}
-
-// One of a fixed set of words, named in the error so the user sees the choices.
-template <class Value, std::size_t N>
-std::variant<Value, std::string>
-choose(std::string_view text, const std::array<std::pair<std::string_view, Value>, N>& words) {
-    std::string names;
-    for (const auto& [word, value] : words) {
-        if (text == word) {
-            return value;
-        }
-        names += names.empty() ? "" : "|";
-        names += word;
-    }
-    return "unknown value " + quote(text) + " (expected " + names + ")";
-}
-
 constexpr std::array<std::pair<std::string_view, key_type>, 3> key_type_words{
     {{"ecdsa-p256", key_type::ecdsa_p256},
      {"rsa-2048", key_type::rsa_2048},
      {"rsa-3072", key_type::rsa_3072}}};
-constexpr std::array<std::pair<std::string_view, bool>, 8> switch_words{{{"true", true},
-                                                                         {"false", false},
-                                                                         {"yes", true},
-                                                                         {"no", false},
-                                                                         {"on", true},
-                                                                         {"off", false},
-                                                                         {"1", true},
-                                                                         {"0", false}}};
 constexpr std::array<std::string_view, 6> log_levels{"trace", "debug", "info",
                                                      "warn",  "error", "off"};
-
-// Stores the value in `out`, or returns the error text; the one shape every apply shares.
-template <class Value> reason store(std::variant<Value, std::string> parsed, Value& out) {
-    if (auto* error = std::get_if<std::string>(&parsed)) {
-        return std::move(*error);
-    }
-    out = std::get<Value>(std::move(parsed));
-    return std::nullopt;
-}
-
-template <class Target>
-option_def<Target> switch_option(std::string name, std::string help, bool Target::*member) {
-    return {std::move(name),
-            "",
-            false,
-            std::move(help),
-            "off",
-            [member](Target& t, const std::string& v) {
-                return store(choose(v, switch_words), t.*member);
-            }};
-}
-
-template <class Target>
-option_def<Target> path_option(std::string name, std::string value_name, std::string help,
-                               std::optional<std::filesystem::path> Target::*member) {
-    return {std::move(name),
-            std::move(value_name),
-            false,
-            std::move(help),
-            "none",
-            [member](Target& t, const std::string& v) -> reason {
-                if (v.empty()) {
-                    return "empty path";
-                }
-                t.*member = v;
-                return std::nullopt;
-            }};
-}
 
 template <class Target> option_def<Target> data_dir_option(std::filesystem::path Target::*member) {
     return {"data-dir",
@@ -93,80 +27,7 @@ template <class Target> option_def<Target> data_dir_option(std::filesystem::path
             false,
             "the CA (ca.pem, ca.key) and state; created on first run",
             std::string(data_dir_help_default),
-            [member](Target& t, const std::string& v) -> reason {
-                if (v.empty()) {
-                    return "empty path";
-                }
-                t.*member = v;
-                return std::nullopt;
-            }};
-}
-
-// A whole number in [min, max], stored through `field(target)`.
-template <class Target, class Field>
-option_def<Target> number_option(std::string name, std::string help, std::uint64_t min,
-                                 std::uint64_t max, std::string default_text, Field field) {
-    return {std::move(name),
-            "N",
-            false,
-            std::move(help),
-            std::move(default_text),
-            [=](Target& t, const std::string& v) -> reason {
-                const auto n = parse_unsigned(v, max);
-                if (!n || *n < min) {
-                    return "bad number " + quote(v) + " (expected " + std::to_string(min) + "-" +
-                           std::to_string(max) + ")";
-                }
-                auto& out = field(t);
-                out = static_cast<std::remove_reference_t<decltype(out)>>(*n);
-                return std::nullopt;
-            }};
-}
-
-template <class Field>
-option_def<run_options> duration_option(std::string name, std::string help, Field field,
-                                        std::chrono::milliseconds min) {
-    run_options defaults;
-    return {std::move(name),
-            "DURATION",
-            false,
-            std::move(help),
-            format_duration(field(defaults)),
-            [=](run_options& t, const std::string& v) -> reason {
-                const auto parsed = parse_duration(v);
-                if (auto* error = std::get_if<std::string>(&parsed)) {
-                    return *error;
-                }
-                if (std::get<std::chrono::milliseconds>(parsed) < min) {
-                    return "duration " + quote(v) + " is below " + format_duration(min);
-                }
-                field(t) = std::get<std::chrono::milliseconds>(parsed);
-                return std::nullopt;
-            }};
-}
-
-template <class Field>
-option_def<run_options> size_option(std::string name, std::string help, std::size_t min,
-                                    std::size_t max, Field field) {
-    run_options defaults;
-    return {std::move(name),
-            "SIZE",
-            false,
-            std::move(help) + " (" + format_size(min) + "-" + format_size(max) + ")",
-            format_size(field(defaults)),
-            [=](run_options& t, const std::string& v) -> reason {
-                const auto parsed = parse_size(v);
-                if (auto* error = std::get_if<std::string>(&parsed)) {
-                    return *error;
-                }
-                const auto bytes = std::get<std::size_t>(parsed);
-                if (bytes < min || bytes > max) {
-                    return "size " + quote(v) + " is outside " + format_size(min) + "-" +
-                           format_size(max);
-                }
-                field(t) = bytes;
-                return std::nullopt;
-            }};
+            [member](Target& t, const std::string& v) { return set_path(t.*member, v); }};
 }
 
 reason add_listen(run_options& t, const std::string& v) {
