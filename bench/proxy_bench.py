@@ -8,7 +8,8 @@ CLIENT_CPU (1). The subject's own CPU time (its process tree, /proc) gives per-c
 Method from ../shared/bench-rig (run.sh, lib.sh): pinned subjects, hey for CONNECT and full
 handshakes (Go: no session cache), wrk for keep-alive, curl for bulk, hey -q for fixed rate.
 
-Env knobs: DURATION (s per timed run, 5), SUBJECTS ("nginx hoplens hoplens-explicit mitmproxy"),
+Env knobs: DURATION (s per timed run, 5), REPEAT (rounds over all subjects, interleaved so that
+a slow minute of this shared machine hits every subject alike; the table shows medians), SUBJECTS ("nginx hoplens hoplens-explicit mitmproxy"),
 METRICS ("ka ka_hey hs_full lat bulk idle"), IDLE_CONNS (1000), BULK_RUNS (3), BULK_MB (100),
 HOPLENS_BIN, PROXY_CPU, CLIENT_CPU, RESULTS (a file for the raw JSON lines).
 Needs: nginx-light wrk hey curl openssl (apt-get install -y hey wrk nginx-light).
@@ -29,6 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from lib import pki, procs  # noqa: E402
 
 DURATION = int(os.environ.get("DURATION", "5"))
+REPEAT = int(os.environ.get("REPEAT", "1"))
 SUBJECTS = os.environ.get("SUBJECTS", "nginx hoplens hoplens-explicit mitmproxy").split()
 METRICS = os.environ.get("METRICS", "ka ka_hey hs_full lat bulk idle").split()
 IDLE_CONNS = int(os.environ.get("IDLE_CONNS", "1000"))
@@ -150,8 +152,7 @@ NGINX_PROXY_BODY = """
 
 
 def start_nginx(work, name, body, cpu):
-    d = os.path.join(work, name)
-    os.makedirs(d)
+    d = tempfile.mkdtemp(prefix=name + "-", dir=work)
     with open(os.path.join(d, "nginx.conf"), "w") as f:
         f.write(NGINX_COMMON.format(d=d, body=body))
     return procs.Process(["taskset", "-c", cpu, "nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")], d, "nginx")
@@ -177,7 +178,7 @@ def make_subject(name, work, pki_files, oport):
         explicit = name == "hoplens-explicit"
         spec = "explicit" if explicit else f"reverse:https://{HOST}:{oport}"
         argv = ["taskset", "-c", PROXY_CPU, binary, "--listen", f"{spec}@127.0.0.1:{port}",
-                "--data-dir", os.path.join(work, name + "-data"), "--upstream-ca", ca, "--map",
+                "--data-dir", tempfile.mkdtemp(prefix=name + "-data-", dir=work), "--upstream-ca", ca, "--map",
                 f"{HOST}=127.0.0.1", "--threads", "1", "--diag", "off", "--log-level", "warn"]
         p = procs.Process(argv, work, name)
         if explicit:
@@ -189,7 +190,7 @@ def make_subject(name, work, pki_files, oport):
         if not shutil.which("mitmdump"):
             return None
         argv = ["taskset", "-c", PROXY_CPU, "mitmdump", "-q", "--listen-host", "127.0.0.1", "--listen-port",
-                str(port), "--mode", f"reverse:https://{HOST}:{oport}", "--set", f"confdir={work}/mitm",
+                str(port), "--mode", f"reverse:https://127.0.0.1:{oport}", "--set", f"confdir={work}/mitm",
                 "--set", f"ssl_verify_upstream_trusted_ca={ca}", "--set", "stream_large_bodies=1m"]
         p = procs.Process(argv, work, name)
         s = Subject(name, p, f"https://127.0.0.1:{port}", idle_args=["--port", str(port)])
@@ -335,40 +336,45 @@ def main():
     origin = start_nginx(work, "origin", ORIGIN_BODY.format(port=oport, cert=leaf, key=key, www=www), CLIENT_CPU)
     if not procs.wait_port("127.0.0.1", oport, 10.0, origin.proc):
         raise SystemExit(f"origin failed:\n{origin.tail()}")
-    results = {}
+    results = {}  # (subject, metric) -> [result of each round]
     out = open(os.environ["RESULTS"], "a") if os.environ.get("RESULTS") else None
     try:
-        for name in SUBJECTS:
-            s = make_subject(name, work, (ca, leaf, key), oport)
-            if s is None:
-                log(f"{name}: skipped (not installed or did not start)")
-                continue
-            try:
-                sanity = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
-                                         *(["-x", f"http://{s.proxy}"] if s.proxy else []), s.url + "/small"],
-                                        stdout=subprocess.PIPE, timeout=20).stdout.decode()
-                if sanity != f"200 {len(SMALL)}":
-                    log(f"{name}: sanity check failed ({sanity!r}); skipped\n{s.proc.tail()}")
-                    continue
-                for m in METRICS:
-                    if m == "ka_hey" and s.proxy:
-                        continue  # ka already used hey for a CONNECT subject
-                    log(f"{name}: {m}")
-                    try:
-                        r = m_idle(s, work) if m == "idle" else globals()[f"m_{m}"](s)
-                    except Exception as e:  # noqa: BLE001 - one failed metric must not end the run
-                        r = {"value": None, "error": f"{type(e).__name__}: {e}"}
-                    results[(name, m)] = r
-                    line = json.dumps({"subject": name, "metric": m, **r, "duration": DURATION})
-                    print("BENCH " + line, flush=True)
-                    if out:
-                        out.write(line + "\n")
-            finally:
-                s.proc.stop()
+        for _ in range(REPEAT):
+            for name in SUBJECTS:
+                run_subject(name, work, (ca, leaf, key), oport, results, out)
     finally:
         origin.stop()
         shutil.rmtree(work, ignore_errors=True)
     print_table(results, info)
+
+
+def run_subject(name, work, pki_files, oport, results, out):
+    s = make_subject(name, work, pki_files, oport)
+    if s is None:
+        log(f"{name}: skipped (not installed or did not start)")
+        return
+    try:
+        sanity = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                                 *(["-x", f"http://{s.proxy}"] if s.proxy else []), s.url + "/small"],
+                                stdout=subprocess.PIPE, timeout=20).stdout.decode()
+        if sanity != f"200 {len(SMALL)}":
+            log(f"{name}: sanity check failed ({sanity!r}); skipped\n{s.proc.tail()}")
+            return
+        for m in METRICS:
+            if m == "ka_hey" and s.proxy:
+                continue  # ka already used hey for a CONNECT subject
+            log(f"{name}: {m}")
+            try:
+                r = m_idle(s, work) if m == "idle" else globals()[f"m_{m}"](s)
+            except Exception as e:  # noqa: BLE001 - one failed metric must not end the run
+                r = {"value": None, "error": f"{type(e).__name__}: {e}"}
+            results.setdefault((name, m), []).append(r)
+            line = json.dumps({"subject": name, "metric": m, **r, "duration": DURATION})
+            print("BENCH " + line, flush=True)
+            if out:
+                out.write(line + "\n")
+    finally:
+        s.proc.stop()
 
 
 def per_core(r, metric):
@@ -381,6 +387,17 @@ def per_core(r, metric):
     return r["value"] / r["cores"] if r.get("cores") else None
 
 
+def median_per_core(rounds, metric):
+    values = [v for v in (per_core(r, metric) for r in rounds or []) if v is not None]
+    return statistics.median(values) if values else None
+
+
+def median_result(rounds, metric):
+    """The round whose per-core figure is the median (its own value and cores shown beside it)."""
+    good = sorted((r for r in rounds or [] if per_core(r, metric) is not None), key=lambda r: per_core(r, metric))
+    return good[(len(good) - 1) // 2] if good else (rounds or [{}])[-1]
+
+
 def fmt(v):
     return "-" if v is None else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}")
 
@@ -388,7 +405,8 @@ def fmt(v):
 def print_table(results, info):
     names = [n for n in SUBJECTS if any(k[0] == n for k in results)]
     print(f"\nmachine: {info['cpu']}, {info['nproc']} cores, {info['openssl']}, "
-          f"AES-256-GCM 16 KiB {fmt(info['aes_256_gcm_16k_MBps'])} MB/s/core; DURATION={DURATION}s")
+          f"AES-256-GCM 16 KiB {fmt(info['aes_256_gcm_16k_MBps'])} MB/s/core; DURATION={DURATION}s, "
+          f"median of {REPEAT} interleaved round(s)")
     labels = {"ka": "keep-alive /small req/s (wrk; hey for CONNECT)", "ka_hey": "keep-alive req/s (hey)",
               "hs_full": "full-handshake conn/s (hey)", "lat": "p99 ms at 200 req/s (hey -q)",
               "bulk": f"{BULK_MB} MB body MB/s (curl)", "idle": f"PSS KiB per idle conn ({IDLE_CONNS})"}
@@ -396,9 +414,9 @@ def print_table(results, info):
           " | ".join(f"{n}/nginx per core" for n in names if n != "nginx") + " |")
     print("|---" * (1 + len(names) + len([n for n in names if n != "nginx"])) + "|")
     for m in METRICS:
-        cells, base = [], per_core(results.get(("nginx", m)), m)
+        cells, base = [], median_per_core(results.get(("nginx", m)), m)
         for n in names:
-            r = results.get((n, m)) or {}
+            r = median_result(results.get((n, m)), m)
             cells.append(f"{fmt(r.get('value'))} / {fmt(r.get('cores'))} / {fmt(per_core(r, m))}"
                          + (f" (p50 {fmt(r.get('p50_ms'))})" if m == "lat" and r.get("p50_ms") is not None else "")
                          + (f" err={r['errors']}" if r.get("errors") else "")
@@ -407,7 +425,7 @@ def print_table(results, info):
         for n in names:
             if n == "nginx":
                 continue
-            pc = per_core(results.get((n, m)), m)
+            pc = median_per_core(results.get((n, m)), m)
             ratios.append(f"{pc / base:.2f}x" if pc is not None and base else "-")
         print(f"| {labels.get(m, m)} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
