@@ -11,7 +11,7 @@ handshakes (Go: no session cache), wrk for keep-alive, curl for bulk, hey -q for
 Env knobs: DURATION (s per timed run, 5), REPEAT (rounds over all subjects, interleaved so that
 a slow minute of this shared machine hits every subject alike; the table shows medians), SUBJECTS ("nginx hoplens hoplens-explicit mitmproxy"),
 METRICS ("ka ka_hey hs_full lat bulk idle"), IDLE_CONNS (1000), BULK_RUNS (3), BULK_MB (100),
-HOPLENS_BIN, PROXY_CPU, CLIENT_CPU, RESULTS (a file for the raw JSON lines).
+HOPLENS_BIN, HOPLENS_BASE_BIN (the binary of subject "hoplens-base", for A/B runs of a change), PROXY_CPU, CLIENT_CPU, RESULTS (a file for the raw JSON lines).
 Needs: nginx-light wrk hey curl openssl (apt-get install -y hey wrk nginx-light).
 """
 import json
@@ -174,7 +174,8 @@ def make_subject(name, work, pki_files, oport):
             oport=oport, port=port, cert=leaf, key=key, ca=ca), PROXY_CPU)
         s = Subject(name, p, f"https://127.0.0.1:{port}", idle_args=["--port", str(port)])
     elif name.startswith("hoplens"):
-        binary = os.environ.get("HOPLENS_BIN") or os.path.join(HERE, "..", "build", "proxy", "hoplens")
+        binary = (os.environ.get("HOPLENS_BASE_BIN") if name == "hoplens-base" else os.environ.get("HOPLENS_BIN")) \
+            or os.path.join(HERE, "..", "build", "proxy", "hoplens")
         explicit = name == "hoplens-explicit"
         spec = "explicit" if explicit else f"reverse:https://{HOST}:{oport}"
         argv = ["taskset", "-c", PROXY_CPU, binary, "--listen", f"{spec}@127.0.0.1:{port}",

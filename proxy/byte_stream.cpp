@@ -1,5 +1,7 @@
 #include "proxy/byte_stream.hpp"
 
+#include "proxy/gather_bio.hpp"
+
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +15,12 @@ namespace hoplens::proxy {
 namespace {
 
 using steady = std::chrono::steady_clock;
+
+// OpenSSL's read-ahead buffer for a caller that reads in bulk: room for four full records,
+// so that one recv() takes up to 64 KiB. Like the caller's own buffer it is allocated only
+// while bytes wait in it; smaller reads keep OpenSSL's one-record default.
+constexpr std::size_t bulk_read_size = 64 * 1024;
+constexpr std::size_t tls_bulk_read_buffer_len = 4 * (16 * 1024 + 256) + 1024;
 
 } // namespace
 
@@ -109,13 +117,15 @@ tls_stream::tls_stream(tcp::socket socket, SSL_CTX* ctx)
     : byte_stream(std::move(socket)), ssl_(SSL_new(ctx)) {
     error_code ignored;
     socket_.non_blocking(true, ignored);
-    SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));
+    const int fd = static_cast<int>(socket_.native_handle());
+    SSL_set_rfd(ssl_, fd);
+    SSL_set0_wbio(ssl_, make_gather_bio(fd));
     SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                            SSL_MODE_RELEASE_BUFFERS);
     // OpenSSL 3 reports a peer that closes without close_notify as an error; for HTTP/1 with
     // explicit framing it is an ordinary close (the relay checks that bodies are complete).
     SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    // One recv() per read instead of a header read and a body read per record.
+    // One recv() for several records instead of a header read and a body read per record.
     SSL_set_read_ahead(ssl_, 1);
 }
 
@@ -181,7 +191,21 @@ net::awaitable<error_code> tls_stream::handshake(bool as_server) {
 }
 
 net::awaitable<std::tuple<error_code, std::size_t>> tls_stream::read_some(net::mutable_buffer b) {
-    co_return co_await drive(op::read, b.data(), b.size());
+    SSL_set_default_read_buffer_len(ssl_, b.size() >= bulk_read_size ? tls_bulk_read_buffer_len : 0);
+    auto [ec, n] = co_await drive(op::read, b.data(), b.size());
+    // SSL_read returns one record; take the others that the same recv() brought in now, so
+    // that the relay forwards them with one write. A failure here (a partial record, an
+    // error) is left for the next call to report.
+    auto* data = static_cast<char*>(b.data());
+    while (!ec && n < b.size() && SSL_has_pending(ssl_) == 1) {
+        ERR_clear_error();
+        std::size_t more = 0;
+        if (SSL_read_ex(ssl_, data + n, b.size() - n, &more) <= 0) {
+            break;
+        }
+        n += more;
+    }
+    co_return std::tuple{ec, n};
 }
 
 net::awaitable<error_code> tls_stream::write_all(net::const_buffer b) {
@@ -195,7 +219,22 @@ net::awaitable<error_code> tls_stream::write_all(net::const_buffer b) {
         data += n;
         left -= n;
     }
-    co_return error_code{};
+    co_return co_await flush();
+}
+
+net::awaitable<error_code> tls_stream::flush() {
+    BIO* out = SSL_get_wbio(ssl_);
+    for (;;) {
+        if (BIO_flush(out) > 0) {
+            co_return error_code{};
+        }
+        if (!BIO_should_retry(out)) {
+            co_return error_code(errno, boost::system::system_category());
+        }
+        if (const auto ec = co_await wait(tcp::socket::wait_write)) {
+            co_return ec;
+        }
+    }
 }
 
 net::awaitable<void> tls_stream::shutdown() {
@@ -203,7 +242,10 @@ net::awaitable<void> tls_stream::shutdown() {
     // peer's as received makes SSL_shutdown complete once ours is written.
     SSL_set_shutdown(ssl_, SSL_RECEIVED_SHUTDOWN);
     expires_after(std::chrono::seconds(2));
-    co_await drive(op::shutdown, nullptr, 0);
+    auto [ec, n] = co_await drive(op::shutdown, nullptr, 0);
+    if (!ec) {
+        co_await flush();
+    }
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
 }

@@ -5,7 +5,8 @@
 // TLS runs OpenSSL directly on the non-blocking socket (SSL_set_fd), the way nginx does,
 // rather than through asio::ssl::stream: that stream keeps two 17 KiB buffers per connection
 // for its whole life and copies every record through a BIO pair. Here an idle connection
-// holds no buffer at all (SSL_MODE_RELEASE_BUFFERS) and each record is copied once.
+// holds no buffer at all (SSL_MODE_RELEASE_BUFFERS) and each record is copied once. Reads
+// take up to four records per recv(), and the records of one write leave in one send().
 //
 // Timeouts: each stream has one deadline, enforced by a watchdog coroutine that cancels the
 // socket's pending operations when it passes (STYLE.md §3). Setting the deadline is a store;
@@ -97,6 +98,8 @@ class tls_stream final : public byte_stream {
     enum class op { handshake, read, write, shutdown };
     // Runs one SSL call until it completes, waiting on the socket as OpenSSL asks.
     net::awaitable<std::tuple<error_code, std::size_t>> drive(op what, void* data, std::size_t size);
+    // Sends the records that the write BIO gathered (gather_bio.hpp).
+    net::awaitable<error_code> flush();
     SSL* ssl_;
 };
 
