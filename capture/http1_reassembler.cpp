@@ -60,7 +60,10 @@ struct side_callbacks {
             r.on_request_begin(s.now);
             return 0;
         }
-        if (r.responses_started_ >= r.in_flight_.size()) {
+        // A response that begins before its request is an orphan to its end, even if a
+        // request arrives while its body is still coming.
+        r.response_is_orphan_ = r.responses_started_ >= r.in_flight_.size();
+        if (r.response_is_orphan_) {
             r.orphan_ = http_response{};
         }
         auto& resp = static_cast<http_response&>(msg(p));
@@ -108,7 +111,7 @@ struct side_callbacks {
             // RFC 9110 6.4.1: a response to HEAD, a 1xx, 204 or 304 has no body whatever its
             // framing headers say (llhttp would read a 304's Content-Length as a body).
             const int status = p->status_code;
-            const bool head = r.responses_started_ < r.in_flight_.size() &&
+            const bool head = !r.response_is_orphan_ && r.responses_started_ < r.in_flight_.size() &&
                               r.in_flight_[r.responses_started_].request.method == "HEAD";
             if (head || (status >= 100 && status < 200 && status != 101) || status == 204 ||
                 status == 304) {
@@ -182,7 +185,7 @@ http_message* http1_reassembler::current(direction dir) {
     if (dir == direction::client_to_server) {
         return &in_flight_.back().request;
     }
-    if (responses_started_ < in_flight_.size()) {
+    if (!response_is_orphan_ && responses_started_ < in_flight_.size()) {
         return &in_flight_[responses_started_].response;
     }
     return &orphan_;
@@ -238,7 +241,7 @@ void http1_reassembler::feed(direction dir, time_point at, std::string_view byte
                 resp.started = true;
                 resp.first_byte = first;
                 s.interim = false;
-            } else if (responses_started_ < in_flight_.size()) {
+            } else if (!response_is_orphan_ && responses_started_ < in_flight_.size()) {
                 ++responses_started_;
             }
         }

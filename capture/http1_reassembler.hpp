@@ -46,6 +46,7 @@ class http1_reassembler {
     std::deque<exchange> in_flight_;
     std::size_t responses_started_ = 0; // index into in_flight_ of the response being parsed
     http_response orphan_;              // a response with no request: parsed, not recorded
+    bool response_is_orphan_ = false;   // the response being parsed is orphan_
     std::vector<exchange> finished_;
     std::unique_ptr<side> request_side_;
     std::unique_ptr<side> response_side_;

@@ -1,5 +1,7 @@
 #include "capture/json_writer.hpp"
 
+#include "capture/text_codec.hpp"
+
 #include <boost/json/serializer.hpp>
 #include <boost/json/value.hpp>
 
@@ -36,7 +38,7 @@ bool any_escape(std::uint64_t w) {
     constexpr std::uint64_t high = 0x8080808080808080;
     const auto zero_byte = [](std::uint64_t v) { return (v - ones) & ~v & high; };
     const std::uint64_t below_space = (w - ones * 0x20) & ~w & high;
-    return (below_space | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
+    return (below_space | (w & high) | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
 }
 
 } // namespace
@@ -100,7 +102,18 @@ void json_writer::quote(std::string_view text) {
             break;
         }
         const auto ch = static_cast<unsigned char>(text[i]);
-        const char e = escapes[ch];
+        char e = escapes[ch];
+        if (ch >= 0x80) {
+            // Well-formed UTF-8 is copied; any other byte (obs-text in a header, RFC 9110
+            // 5.5) is read as ISO-8859-1, so that the file stays valid JSON, which devtools
+            // and every JSON parser require.
+            const std::size_t len = utf8_sequence_length(text, i);
+            if (len > 0) {
+                i += len - 1;
+                continue;
+            }
+            e = 'u';
+        }
         if (e == 0) {
             continue;
         }

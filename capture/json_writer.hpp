@@ -3,6 +3,8 @@
 // gives for the same tree (member order as written, the same escapes, the same number
 // forms), without building the tree: a HAR entry is written once per exchange on the
 // capture thread, and a tree of small allocations cost more than the rest of the entry.
+// Strings that are not valid UTF-8 are the exception: boost::json would copy the bytes and
+// make invalid JSON; here each byte of an ill-formed sequence is read as ISO-8859-1.
 
 #include <cstdint>
 #include <string>

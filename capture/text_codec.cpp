@@ -52,9 +52,6 @@ std::string base64_encode(std::string_view bytes) {
     return out;
 }
 
-namespace {
-
-// Length of the UTF-8 sequence starting at s[i] if it is well-formed, else 0.
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
     const auto b0 = std::uint8_t(s[i]);
     if (b0 < 0x80) {
@@ -91,8 +88,6 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
     }
     return len;
 }
-
-} // namespace
 
 bool is_valid_utf8(std::string_view bytes) {
     for (std::size_t i = 0; i < bytes.size();) {

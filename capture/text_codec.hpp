@@ -11,6 +11,9 @@ namespace hoplens::capture {
 
 std::string base64_encode(std::string_view bytes);
 
+// Length of the UTF-8 sequence starting at s[i] if it is well-formed, else 0.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
+
 // True if `bytes` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
 bool is_valid_utf8(std::string_view bytes);
 

@@ -171,6 +171,20 @@ TEST_CASE("lost bytes end the exchanges in flight and stop parsing") {
     CHECK(xs[0].problem == "dropped");
 }
 
+// Found by the http1_reassembly fuzzer: a request arriving while a response with no request
+// was still in its body made the rest of that body land on the new, body-less exchange.
+TEST_CASE("a response before any request stays an orphan to its end; the next pairs normally") {
+    http1_reassembler r(conn(1), 1024);
+    r.feed(s2c, at_ms(1), "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello");
+    r.feed(c2s, at_ms(2), "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    r.feed(s2c, at_ms(3), "!HTTP/1.1 204 No Content\r\n\r\n");
+    const auto xs = r.take_finished();
+    REQUIRE(xs.size() == 1);
+    CHECK(xs[0].problem.empty());
+    CHECK(xs[0].request.target == "/b");
+    CHECK(xs[0].response.status == 204);
+}
+
 TEST_CASE("garbage from the server ends the exchange as incomplete") {
     const auto xs = run("GET / HTTP/1.1\r\nHost: h\r\n\r\n", "SSH-2.0-OpenSSH\r\n");
     REQUIRE(xs.size() == 1);

@@ -10,10 +10,10 @@ namespace hoplens::capture {
 namespace {
 
 // The HAR file kept its bytes when the writer replaced boost::json trees: the writer must
-// give exactly what boost::json::serialize gives for the same tree.
+// give exactly what boost::json::serialize gives for the same tree of valid UTF-8.
 TEST_CASE("json_writer writes what boost::json::serialize writes") {
     std::string every_byte;
-    for (int c = 0; c < 256; ++c) {
+    for (int c = 0; c < 128; ++c) {
         every_byte += char(c);
     }
     // Escapes at every position of an 8-byte block, and at the end of a string.
@@ -63,6 +63,34 @@ TEST_CASE("json_writer writes what boost::json::serialize writes") {
     w.end_object();
 
     CHECK(written == boost::json::serialize(tree));
+}
+
+std::string quoted(std::string_view text) {
+    std::string out;
+    json_writer w(out);
+    w.value(text);
+    return out;
+}
+
+// Header values may carry obs-text (RFC 9110 5.5), found by the http1_reassembly fuzzer: raw
+// bytes that are not UTF-8 made the HAR file invalid JSON, which devtools refuse to open.
+TEST_CASE("bytes that are not UTF-8 are written as ISO-8859-1; UTF-8 is kept as it is") {
+    CHECK(quoted("a=b;\xa0" "c=d") == "\"a=b;\\u00a0c=d\"");
+    CHECK(quoted("caf\xe9") == "\"caf\\u00e9\"");                       // Latin-1, not UTF-8
+    CHECK(quoted("\xc3\xa9t\xc3\xa9") == "\"\xc3\xa9t\xc3\xa9\"");       // UTF-8 kept
+    CHECK(quoted("1234567\xf0\x9f\x98\x80") == "\"1234567\xf0\x9f\x98\x80\""); // across a block
+    CHECK(quoted("\xe2\x82") == "\"\\u00e2\\u0082\"");                     // cut short
+    CHECK(quoted("\xc0\xaf") == "\"\\u00c0\\u00af\"");                     // overlong
+    CHECK(quoted("\xed\xa0\x80") == "\"\\u00ed\\u00a0\\u0080\"");           // a surrogate
+
+    std::string every_byte;
+    for (int c = 0; c < 256; ++c) {
+        every_byte += char(c);
+    }
+    const auto parsed = boost::json::parse(quoted(every_byte));
+    const auto& text = parsed.as_string();
+    REQUIRE(text.size() == 128 + 2 * 128); // 0x80-0xff become two-byte UTF-8 (U+0080-U+00FF)
+    CHECK(std::string_view(text).substr(0, 128) == std::string_view(every_byte).substr(0, 128));
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <span>
 #include <string>
@@ -39,7 +40,10 @@ void apply_har(recorder& r, std::string& file) {
     file.replace(w.offset, w.bytes.size(), w.bytes);
     boost::system::error_code ec;
     (void)boost::json::parse(file, ec);
-    check(!ec);
+    if (ec) {
+        std::fprintf(stderr, "HAR is not valid JSON (%s):\n%s\n", ec.message().c_str(), file.c_str());
+        std::abort();
+    }
 }
 
 } // namespace
