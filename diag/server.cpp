@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 
 #include <thread>
+#include <pthread.h>
 
 namespace hoplens::diag {
 
@@ -215,7 +216,10 @@ void server::start() {
     }
     s.bound_port = s.acceptor->local_endpoint().port();
     net::co_spawn(s.ioc, s.accept_loop(), [](std::exception_ptr) {});
-    s.thread = std::thread([&s] { s.ioc.run(); });
+    s.thread = std::thread([&s] {
+        ::pthread_setname_np(::pthread_self(), "hoplens-diag");
+        s.ioc.run();
+    });
 }
 
 void server::stop() {

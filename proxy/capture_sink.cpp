@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <unordered_set>
 #include <variant>
+#include <pthread.h>
 
 namespace hoplens::proxy {
 
@@ -224,7 +225,10 @@ capture_sink::capture_sink(const capture_sink_options& options, diag::proxy_coun
     const auto now = std::chrono::system_clock::now();
     s.recorder = std::make_unique<capture::recorder>(ro, now);
     s.open_all(now);
-    s.thread = std::thread([&s] { s.run(); });
+    s.thread = std::thread([&s] {
+        ::pthread_setname_np(::pthread_self(), "hoplens-capture");
+        s.run();
+    });
 }
 
 capture_sink::~capture_sink() {

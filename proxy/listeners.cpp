@@ -12,6 +12,7 @@
 
 #include <stdexcept>
 #include <thread>
+#include <pthread.h>
 
 namespace hoplens::proxy {
 
@@ -153,7 +154,10 @@ void listeners::run_until_signal(std::function<void()> on_hangup) {
     }
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < workers_.size(); ++i) {
-        threads.emplace_back([&w = *workers_[i]] { w.io.run(); });
+        threads.emplace_back([&w = *workers_[i]] {
+            ::pthread_setname_np(::pthread_self(), "hoplens-worker"); // for top -H and perf
+            w.io.run();
+        });
     }
     io.run();
     for (auto& t : threads) {
