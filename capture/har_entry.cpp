@@ -31,20 +31,33 @@ void headers_json(json_writer& w, const http_message& m) {
     w.end_array();
 }
 
-// The kept bytes as JSON text: UTF-8 as is, anything else as base64 (into `base64`, which
-// stays empty otherwise). A capped body may end inside a UTF-8 sequence (at most 3 bytes of
-// it): that tail is dropped rather than turning the whole body into base64.
-std::string_view to_text(const body_decoder& b, std::string& base64) {
+// The kept bytes as HAR text: UTF-8 as is, anything else as base64. A capped body may end
+// inside a UTF-8 sequence (at most 3 bytes of it): that tail is dropped rather than turning
+// the whole body into base64.
+struct body_text {
+    std::string_view bytes;
+    bool base64 = false;
+};
+
+body_text to_text(const body_decoder& b) {
     const std::string_view kept = b.kept();
     const std::size_t max_cut = b.truncated() ? 3 : 0;
     for (std::size_t cut = 0; cut <= max_cut && cut <= kept.size(); ++cut) {
         const auto prefix = kept.substr(0, kept.size() - cut);
         if (is_valid_utf8(prefix)) {
-            return prefix;
+            return {prefix, false};
         }
     }
-    base64 = base64_encode(kept);
-    return base64;
+    return {kept, true};
+}
+
+void text_member(json_writer& w, const body_text& text) {
+    w.key("text");
+    if (text.base64) {
+        w.value_base64(text.bytes);
+    } else {
+        w.value(text.bytes);
+    }
 }
 
 std::string truncation_note(const char* what, const body_decoder& b) {
@@ -79,18 +92,17 @@ void request_json(json_writer& w, const exchange& x, const std::string& url, std
     w.member("bodySize", r.head_complete ? std::int64_t(r.body_wire_bytes) : -1);
     if (r.body && r.body->size() > 0) {
         const std::string_view mime = r.header("content-type");
-        std::string base64;
-        const std::string_view text = to_text(*r.body, base64);
+        const body_text text = to_text(*r.body);
         w.key("postData");
         w.begin_object();
         w.member("mimeType", mime);
-        w.member("text", text);
-        if (!base64.empty()) {
+        text_member(w, text);
+        if (text.base64) {
             w.member("comment", "text is base64: the body is not UTF-8");
         }
-        if (mime.starts_with("application/x-www-form-urlencoded") && base64.empty()) {
+        if (mime.starts_with("application/x-www-form-urlencoded") && !text.base64) {
             w.key("params");
-            form_params(w, text);
+            form_params(w, text.bytes);
         }
         w.end_object();
         add_note(notes, truncation_note("request", *r.body));
@@ -109,9 +121,9 @@ void content_json(json_writer& w, const http_response& r, std::string& notes) {
             // HAR: compression = bytes saved by the coding (negative when it grew the body).
             w.member("compression", std::int64_t(b.size()) - std::int64_t(b.wire_size()));
         }
-        std::string base64;
-        w.member("text", to_text(b, base64));
-        if (!base64.empty()) {
+        const body_text text = to_text(b);
+        text_member(w, text);
+        if (text.base64) {
             w.member("encoding", "base64");
         }
         if (!b.problem().empty()) {

@@ -132,6 +132,13 @@ void json_writer::quote(std::string_view text) {
     out_ += '"';
 }
 
+void json_writer::value_base64(std::string_view bytes) {
+    separate();
+    out_ += '"';
+    base64_append(out_, bytes); // the base64 alphabet needs no escapes
+    out_ += '"';
+}
+
 void json_writer::value(std::int64_t number) {
     separate();
     std::array<char, 24> buf{};

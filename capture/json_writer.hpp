@@ -33,6 +33,9 @@ class json_writer {
         value(std::int64_t(number));
     }
     void value(double number);
+    // The base64 of `bytes` as a string, encoded straight into the output (a HAR body of
+    // 1 MiB would otherwise be encoded into a temporary and then scanned for escapes).
+    void value_base64(std::string_view bytes);
     void value(bool flag);
 
     // key + value.

@@ -23,11 +23,12 @@ constexpr std::array<char, 2 * 4096> base64_pairs = [] {
 
 } // namespace
 
-std::string base64_encode(std::string_view bytes) {
+void base64_append(std::string& out, std::string_view bytes) {
     // Sized once and filled through a pointer: appending a char at a time was the capture
     // thread's top cost on bulk binary bodies (1 MiB kept per body).
-    std::string out((bytes.size() + 2) / 3 * 4, '=');
-    char* o = out.data();
+    const std::size_t start = out.size();
+    out.resize(start + (bytes.size() + 2) / 3 * 4, '=');
+    char* o = out.data() + start;
     std::size_t i = 0;
     for (; i + 3 <= bytes.size(); i += 3) {
         const auto n = (std::uint32_t(std::uint8_t(bytes[i])) << 16) |
@@ -49,7 +50,6 @@ std::string base64_encode(std::string_view bytes) {
             *o = base64_alphabet[(n >> 6) & 63];
         }
     }
-    return out;
 }
 
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {

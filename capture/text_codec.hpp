@@ -9,7 +9,8 @@
 
 namespace hoplens::capture {
 
-std::string base64_encode(std::string_view bytes);
+// Appends the base64 (RFC 4648 4, padded) of `bytes` to `out`.
+void base64_append(std::string& out, std::string_view bytes);
 
 // Length of the UTF-8 sequence starting at s[i] if it is well-formed, else 0.
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i);

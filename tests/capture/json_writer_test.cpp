@@ -93,5 +93,17 @@ TEST_CASE("bytes that are not UTF-8 are written as ISO-8859-1; UTF-8 is kept as 
     CHECK(std::string_view(text).substr(0, 128) == std::string_view(every_byte).substr(0, 128));
 }
 
+TEST_CASE("value_base64 writes RFC 4648's test vectors in place, between other values") {
+    std::string out;
+    json_writer w(out);
+    w.begin_array();
+    for (const char* v : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+        w.value_base64(v);
+    }
+    w.value_base64(std::string_view("\x00\xff\xfe", 3));
+    w.end_array();
+    CHECK(out == R"(["","Zg==","Zm8=","Zm9v","Zm9vYg==","Zm9vYmE=","Zm9vYmFy","AP/+"])");
+}
+
 } // namespace
 } // namespace hoplens::capture

@@ -1,18 +1,12 @@
 // Fuzzes the ClientHello peek: no crash, no read outside the buffer (ASan), and the verdict
 // is consistent as bytes arrive, which is how proxy/ calls it.
 #include "proxy/client_hello.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
-#include <cstdlib>
-
+using hoplens::fuzz::check;
 using namespace hoplens::proxy;
 
 namespace {
-
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
 
 bool same(const peek_result& a, const peek_result& b) {
     if (a.index() != b.index()) {

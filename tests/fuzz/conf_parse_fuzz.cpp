@@ -1,22 +1,13 @@
 // Fuzzes conf/: the single-value parsers, and the whole command line with a config file.
 // Input: command-line words separated by NUL, then two NULs, then the config file's text.
 #include "conf/conf.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
-#include <cstdlib>
 #include <string>
 #include <vector>
 
+using hoplens::fuzz::check;
 using namespace hoplens::conf;
-
-namespace {
-
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
-
-} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string input(reinterpret_cast<const char*>(data), size);

@@ -6,6 +6,7 @@
 // Input: a sequence of records `op len bytes[len]`; op % 5 picks a client chunk, a server
 // chunk, an upstream attach, lost events, or a close (which ends the input).
 #include "capture/capture.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -14,15 +15,10 @@
 #include <span>
 #include <string>
 
+using hoplens::fuzz::check;
 using namespace hoplens::capture;
 
 namespace {
-
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
 
 time_point at_ms(std::int64_t ms) {
     return time_point{std::chrono::seconds{1714564800}} + std::chrono::milliseconds{ms};

@@ -5,22 +5,13 @@
 // Input: the first byte picks the parser (even: /proc text, odd: netlink bytes).
 #include "diag/proc_parse.hpp"
 #include "diag/sock_diag.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
-#include <cstdlib>
 #include <span>
 #include <string_view>
 
+using hoplens::fuzz::check;
 using namespace hoplens::diag;
-
-namespace {
-
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
-
-} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) {
