@@ -128,23 +128,38 @@ void append_body_start(std::string& head, http1_parser& parser, read_buffer& buf
     }
 }
 
-} // namespace
+// What lives as long as the client connection. One exchange's own state lives in the frame
+// of relay_exchange, which exists only while the exchange runs: a coroutine frame holds a
+// slot for every local and temporary of the function, ~2 KiB here, and an idle keep-alive
+// connection should not (PERF-NOTES: memory per idle connection).
+struct relay_state {
+    relay_state(services& svc, const client_leg& client)
+        : request(message_kind::request, svc.options.max_header_bytes),
+          response(message_kind::response, svc.options.max_header_bytes), forward{svc, client.id},
+          client_text(peer_text(client.peer)), tapped(svc, client) {
+    }
 
-net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_leg& client) {
-    const auto& opt = svc.options;
-    byte_stream& down = *client.stream;
     read_buffer cbuf;
     read_buffer ubuf;
-    http1_parser request(message_kind::request, opt.max_header_bytes);
-    http1_parser response(message_kind::response, opt.max_header_bytes);
-    forwarder forward{svc, client.id};
-    std::optional<upstream_connection> up;
+    http1_parser request;
+    http1_parser response;
+    forwarder forward;
+    std::optional<upstream_connection> up; // kept between exchanges while the client is busy
     upstream_target up_target;
-    const std::string client_text = peer_text(client.peer);
-    tapped_relay tapped(svc, client);
+    const std::string client_text;
+    tapped_relay tapped;
     // The heads as forwarded, rebuilt in place for every exchange (capacity kept).
     std::string head_out;
     std::string response_head;
+};
+
+// One request and its response. nullopt: the connection goes on to its next request.
+net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_pool& pool,
+                                                        client_leg& client, relay_state& st) {
+    const auto& opt = svc.options;
+    byte_stream& down = *client.stream;
+    auto& [cbuf, ubuf, request, response, forward, up, up_target, client_text, tapped, head_out,
+           response_head] = st;
 
     auto fail = [&](int status, const std::string& reason) -> net::awaitable<relay_end> {
         spdlog::info("conn {} {}: {} {}", client.id, client_text, status, reason);
@@ -155,213 +170,221 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
         co_return relay_end{};
     };
 
-    for (;;) {
-        if (cbuf.empty()) {
-            // Idle between requests: hand the upstream connection to others and hold no buffer.
-            if (up) {
+    request.reset();
+    switch (co_await read_head(down, cbuf, request, opt.timeout.request_head)) {
+    case head_outcome::ok:
+        break;
+    case head_outcome::closed_before_any_byte:
+        co_return relay_end{};
+    case head_outcome::closed:
+        co_return relay_end{};
+    case head_outcome::timeout:
+        diag::add(svc.counters.client_timeouts_total);
+        co_return co_await fail(408, "request head not received within " +
+                                         std::to_string(opt.timeout.request_head.count()) + " ms");
+    case head_outcome::bad:
+        diag::add(svc.counters.bad_requests_total);
+        co_return co_await fail(400, "malformed request: " + std::string(request.error_reason()));
+    case head_outcome::too_large:
+        diag::add(svc.counters.headers_too_large_total);
+        co_return co_await fail(431, std::string(request.error_reason()));
+    }
+    const message_head& head = request.head();
+    diag::add(svc.counters.requests_total);
+    in_flight_exchange in_flight(svc.exchanges_in_flight);
+    if (head.method() == "CONNECT") {
+        if (client.mode != conf::listen_mode::explicit_proxy || client.fixed_target) {
+            diag::add(svc.counters.bad_requests_total);
+            co_return co_await fail(400, "CONNECT is only accepted by an explicit listener");
+        }
+        co_return relay_end{std::string(head.target())};
+    }
+    std::string why;
+    auto where = route(client, head, why);
+    if (!where) {
+        diag::add(svc.counters.bad_requests_total);
+        co_return co_await fail(400, why);
+    }
+    const bool client_wants_close = !request.keep_alive();
+    // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits before sending the
+    // body. hoplens answers it itself once the upstream leg is open and forwards the
+    // request without the expectation, as mitmproxy does: origins that ignore Expect then
+    // cannot stall the exchange, and a final answer before the body still reaches the client.
+    const bool expects_continue = request.expects_continue() && !request.complete();
+    serialize_request_head(head, where->origin_form, false, expects_continue, head_out);
+    append_body_start(head_out, request, cbuf);
+
+    // Sends the head on a pooled connection if possible; an origin that closed a pooled
+    // connection meanwhile is retried once on a new one, before any body byte was sent.
+    std::uint64_t request_bytes = 0;
+    steady::time_point sent_at;
+    // Sends the head on a pooled connection if `allow_reuse`, else on a new one. An origin
+    // may close a pooled connection at any moment (keep-alive timeout): a failed write
+    // there is retried once on a new connection, before any body byte was sent.
+    auto send_head = [&](bool allow_reuse) -> net::awaitable<std::optional<upstream_failure>> {
+        for (int attempt = 0;; ++attempt) {
+            if (up && up_target.key() != where->target.key()) {
                 pool.release(up_target, std::move(*up));
                 up.reset();
             }
-            cbuf.release_if_empty();
-            ubuf.release_if_empty();
-            if (co_await down.wait_readable(opt.timeout.idle)) {
+            if (!up) {
+                auto got = co_await pool.acquire(where->target, allow_reuse && attempt == 0);
+                if (auto* failure = std::get_if<upstream_failure>(&got)) {
+                    co_return std::move(*failure);
+                }
+                up = std::move(std::get<upstream_connection>(got));
+                up_target = where->target;
+                tapped.attach(*up, up_target);
+                up->timings = upstream_timings{}; // later exchanges on it open nothing
+            } else if (attempt == 0) {
+                tapped.attach(*up, up_target); // kept from the previous exchange
+            }
+            const error_code ec = co_await forward(*up->stream, head_out, flow::client_to_server);
+            if (!ec) {
+                co_return std::nullopt;
+            }
+            const bool retry = up->reused && attempt == 0;
+            up.reset();
+            if (!retry) {
+                co_return upstream_failure{502, "upstream " + where->target.key() +
+                                                    " closed the connection: " + ec.message()};
+            }
+        }
+    };
+    // The whole request left with its head: it can be sent again if a pooled connection
+    // turns out to have been closed by the origin before it answered (RFC 9112 §9.3.1).
+    const bool resendable = request.complete();
+    if (auto failure = co_await send_head(true)) {
+        diag::add(svc.counters.upstream_errors_total);
+        co_return co_await fail(failure->status, failure->reason);
+    }
+    request_bytes += head_out.size();
+
+    response.reset();
+    if (head.method() == "HEAD") {
+        response.expect_no_body();
+    }
+    std::string error;
+    if (expects_continue) {
+        static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (co_await forward(down, go_on, flow::server_to_client)) {
+            co_return relay_end{};
+        }
+    }
+    if (!request.complete()) {
+        if (!co_await stream_body(down, cbuf, request, *up->stream, forward, flow::client_to_server,
+                                  opt.timeout.idle, request_bytes, error)) {
+            up.reset();
+            if (request.error_reason().empty()) {
+                spdlog::info("conn {} {}: request body: {}", client.id, client_text, error);
                 co_return relay_end{};
             }
+            diag::add(svc.counters.bad_requests_total);
+            co_return co_await fail(400, "malformed request body: " + error);
         }
-        request.reset();
-        switch (co_await read_head(down, cbuf, request, opt.timeout.request_head)) {
-        case head_outcome::ok:
+    }
+    sent_at = steady::now();
+    head_outcome outcome;
+    for (;;) {
+        outcome = co_await read_head(*up->stream, ubuf, response, opt.timeout.upstream_response);
+        if (outcome == head_outcome::closed_before_any_byte && up->reused && resendable) {
+            up.reset();
+            if (auto failure = co_await send_head(false)) {
+                diag::add(svc.counters.upstream_errors_total);
+                co_return co_await fail(failure->status, failure->reason);
+            }
+            sent_at = steady::now();
+            continue;
+        }
+        if (outcome != head_outcome::ok || response.head().status >= 200) {
             break;
-        case head_outcome::closed_before_any_byte:
+        }
+        // 1xx interim responses (103 Early Hints, a 100 the origin sent anyway) go to the
+        // client as they are; the final response follows.
+        serialize_response_head(response.head(), false, response_head);
+        if (co_await forward(down, response_head, flow::server_to_client)) {
             co_return relay_end{};
-        case head_outcome::closed:
-            co_return relay_end{};
-        case head_outcome::timeout:
-            diag::add(svc.counters.client_timeouts_total);
-            co_return co_await fail(408, "request head not received within " +
-                                             std::to_string(opt.timeout.request_head.count()) + " ms");
-        case head_outcome::bad:
-            diag::add(svc.counters.bad_requests_total);
-            co_return co_await fail(400, "malformed request: " + std::string(request.error_reason()));
-        case head_outcome::too_large:
-            diag::add(svc.counters.headers_too_large_total);
-            co_return co_await fail(431, std::string(request.error_reason()));
         }
-        const message_head& head = request.head();
-        diag::add(svc.counters.requests_total);
-        in_flight_exchange in_flight(svc.exchanges_in_flight);
-        if (head.method() == "CONNECT") {
-            if (client.mode != conf::listen_mode::explicit_proxy || client.fixed_target) {
-                diag::add(svc.counters.bad_requests_total);
-                co_return co_await fail(400, "CONNECT is only accepted by an explicit listener");
-            }
-            co_return relay_end{std::string(head.target())};
-        }
-        std::string why;
-        auto where = route(client, head, why);
-        if (!where) {
-            diag::add(svc.counters.bad_requests_total);
-            co_return co_await fail(400, why);
-        }
-        const bool client_wants_close = !request.keep_alive();
-        // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits before sending the
-        // body. hoplens answers it itself once the upstream leg is open and forwards the
-        // request without the expectation, as mitmproxy does: origins that ignore Expect then
-        // cannot stall the exchange, and a final answer before the body still reaches the client.
-        const bool expects_continue = request.expects_continue() && !request.complete();
-        serialize_request_head(head, where->origin_form, false, expects_continue, head_out);
-        append_body_start(head_out, request, cbuf);
-
-        // Sends the head on a pooled connection if possible; an origin that closed a pooled
-        // connection meanwhile is retried once on a new one, before any body byte was sent.
-        std::uint64_t request_bytes = 0;
-        steady::time_point sent_at;
-        // Sends the head on a pooled connection if `allow_reuse`, else on a new one. An origin
-        // may close a pooled connection at any moment (keep-alive timeout): a failed write
-        // there is retried once on a new connection, before any body byte was sent.
-        auto send_head = [&](bool allow_reuse) -> net::awaitable<std::optional<upstream_failure>> {
-            for (int attempt = 0;; ++attempt) {
-                if (up && up_target.key() != where->target.key()) {
-                    pool.release(up_target, std::move(*up));
-                    up.reset();
-                }
-                if (!up) {
-                    auto got = co_await pool.acquire(where->target, allow_reuse && attempt == 0);
-                    if (auto* failure = std::get_if<upstream_failure>(&got)) {
-                        co_return std::move(*failure);
-                    }
-                    up = std::move(std::get<upstream_connection>(got));
-                    up_target = where->target;
-                    tapped.attach(*up, up_target);
-                    up->timings = upstream_timings{}; // later exchanges on it open nothing
-                } else if (attempt == 0) {
-                    tapped.attach(*up, up_target); // kept from the previous exchange
-                }
-                const error_code ec = co_await forward(*up->stream, head_out, flow::client_to_server);
-                if (!ec) {
-                    co_return std::nullopt;
-                }
-                const bool retry = up->reused && attempt == 0;
-                up.reset();
-                if (!retry) {
-                    co_return upstream_failure{502, "upstream " + where->target.key() +
-                                                        " closed the connection: " + ec.message()};
-                }
-            }
-        };
-        // The whole request left with its head: it can be sent again if a pooled connection
-        // turns out to have been closed by the origin before it answered (RFC 9112 §9.3.1).
-        const bool resendable = request.complete();
-        if (auto failure = co_await send_head(true)) {
-            diag::add(svc.counters.upstream_errors_total);
-            co_return co_await fail(failure->status, failure->reason);
-        }
-        request_bytes += head_out.size();
-
         response.reset();
         if (head.method() == "HEAD") {
             response.expect_no_body();
         }
-        std::string error;
-        if (expects_continue) {
-            static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-            if (co_await forward(down, go_on, flow::server_to_client)) {
+    }
+    if (outcome != head_outcome::ok) {
+        diag::add(svc.counters.upstream_errors_total);
+        up.reset();
+        if (outcome == head_outcome::timeout) {
+            diag::add(svc.counters.upstream_timeouts_total);
+            co_return co_await fail(
+                504, "upstream " + where->target.key() + " sent no response within " +
+                         std::to_string(opt.timeout.upstream_response.count()) + " ms");
+        }
+        co_return co_await fail(
+            502, "upstream " + where->target.key() +
+                     (outcome == head_outcome::bad
+                          ? " sent a malformed response: " + std::string(response.error_reason())
+                          : " closed the connection without a response"));
+    }
+    const double upstream_ms =
+        std::chrono::duration<double, std::milli>(steady::now() - sent_at).count();
+    const bool until_close = response.body_until_close();
+    const bool close_client = client_wants_close || until_close || !request.complete();
+    serialize_response_head(response.head(), close_client, response_head);
+    append_body_start(response_head, response, ubuf);
+    std::uint64_t response_bytes = response_head.size();
+    bool response_ok = !co_await forward(down, response_head, flow::server_to_client);
+    if (response_ok && !response.complete()) {
+        response_ok =
+            co_await stream_body(*up->stream, ubuf, response, down, forward, flow::server_to_client,
+                                 opt.timeout.idle, response_bytes, error);
+    }
+    if (svc.access.enabled()) {
+        svc.access.write(exchange_record{
+            client_text, std::string(head.method()), where->target.key() + where->origin_form,
+            response.head().status, request_bytes, response_bytes, upstream_ms});
+    }
+    if (!response_ok) {
+        tapped.aborted();
+        spdlog::info("conn {} {}: response from {}: {}", client.id, client_text,
+                     where->target.key(), error);
+        up.reset();
+        co_return relay_end{}; // the client sees the cut: never a made-up end of body
+    }
+    if (!response.keep_alive() || until_close) {
+        up.reset();
+    }
+    if (close_client) {
+        if (up && request.complete()) {
+            // The upstream connection is still good for others: keep it pooled, so that a
+            // client's `Connection: close` costs no upstream TIME_WAIT.
+            pool.release(up_target, std::move(*up));
+            up.reset();
+        }
+        co_await down.shutdown();
+        co_return relay_end{};
+    }
+    co_return std::nullopt;
+}
+
+} // namespace
+
+net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_leg& client) {
+    relay_state st(svc, client);
+    for (;;) {
+        if (st.cbuf.empty()) {
+            // Idle between requests: hand the upstream connection to others and hold no buffer.
+            if (st.up) {
+                pool.release(st.up_target, std::move(*st.up));
+                st.up.reset();
+            }
+            st.cbuf.release_if_empty();
+            st.ubuf.release_if_empty();
+            if (co_await client.stream->wait_readable(svc.options.timeout.idle)) {
                 co_return relay_end{};
             }
         }
-        if (!request.complete()) {
-            if (!co_await stream_body(down, cbuf, request, *up->stream, forward,
-                                      flow::client_to_server, opt.timeout.idle, request_bytes, error)) {
-                up.reset();
-                if (request.error_reason().empty()) {
-                    spdlog::info("conn {} {}: request body: {}", client.id, client_text, error);
-                    co_return relay_end{};
-                }
-                diag::add(svc.counters.bad_requests_total);
-                co_return co_await fail(400, "malformed request body: " + error);
-            }
-        }
-        sent_at = steady::now();
-        head_outcome outcome;
-        for (;;) {
-            outcome = co_await read_head(*up->stream, ubuf, response, opt.timeout.upstream_response);
-            if (outcome == head_outcome::closed_before_any_byte && up->reused && resendable) {
-                up.reset();
-                if (auto failure = co_await send_head(false)) {
-                    diag::add(svc.counters.upstream_errors_total);
-                    co_return co_await fail(failure->status, failure->reason);
-                }
-                sent_at = steady::now();
-                continue;
-            }
-            if (outcome != head_outcome::ok || response.head().status >= 200) {
-                break;
-            }
-            // 1xx interim responses (103 Early Hints, a 100 the origin sent anyway) go to the
-            // client as they are; the final response follows.
-            serialize_response_head(response.head(), false, response_head);
-            if (co_await forward(down, response_head, flow::server_to_client)) {
-                co_return relay_end{};
-            }
-            response.reset();
-            if (head.method() == "HEAD") {
-                response.expect_no_body();
-            }
-        }
-        if (outcome != head_outcome::ok) {
-            diag::add(svc.counters.upstream_errors_total);
-            up.reset();
-            if (outcome == head_outcome::timeout) {
-                diag::add(svc.counters.upstream_timeouts_total);
-                co_return co_await fail(504, "upstream " + where->target.key() +
-                                                 " sent no response within " +
-                                                 std::to_string(opt.timeout.upstream_response.count()) +
-                                                 " ms");
-            }
-            co_return co_await fail(502, "upstream " + where->target.key() +
-                                             (outcome == head_outcome::bad
-                                                  ? " sent a malformed response: " +
-                                                        std::string(response.error_reason())
-                                                  : " closed the connection without a response"));
-        }
-        const double upstream_ms =
-            std::chrono::duration<double, std::milli>(steady::now() - sent_at).count();
-        const bool until_close = response.body_until_close();
-        const bool close_client = client_wants_close || until_close || !request.complete();
-        serialize_response_head(response.head(), close_client, response_head);
-        append_body_start(response_head, response, ubuf);
-        std::uint64_t response_bytes = response_head.size();
-        bool response_ok = !co_await forward(down, response_head, flow::server_to_client);
-        if (response_ok && !response.complete()) {
-            response_ok = co_await stream_body(*up->stream, ubuf, response, down, forward,
-                                               flow::server_to_client, opt.timeout.idle,
-                                               response_bytes, error);
-        }
-        if (svc.access.enabled()) {
-            svc.access.write(exchange_record{client_text, std::string(head.method()),
-                                             where->target.key() + where->origin_form,
-                                             response.head().status, request_bytes, response_bytes,
-                                             upstream_ms});
-        }
-        if (!response_ok) {
-            tapped.aborted();
-            spdlog::info("conn {} {}: response from {}: {}", client.id, client_text,
-                         where->target.key(), error);
-            up.reset();
-            co_return relay_end{}; // the client sees the cut: never a made-up end of body
-        }
-        if (!response.keep_alive() || until_close) {
-            up.reset();
-        }
-        if (close_client) {
-            if (up && request.complete()) {
-                // The upstream connection is still good for others: keep it pooled, so that a
-                // client's `Connection: close` costs no upstream TIME_WAIT.
-                pool.release(up_target, std::move(*up));
-                up.reset();
-            }
-            co_await down.shutdown();
-            co_return relay_end{};
+        if (auto end = co_await relay_exchange(svc, pool, client, st)) {
+            co_return std::move(*end);
         }
     }
 }

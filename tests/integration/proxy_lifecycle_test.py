@@ -34,18 +34,20 @@ def start(extra=()):
 
 class Signals(unittest.TestCase):
     def test_sigterm_drains_in_flight_then_exits_0(self):
-        # ~5 s of download at 2 MB/s (curl may burst ahead of its limit at first): long enough
-        # to be in flight at SIGTERM, well inside the drain timeout.
+        # ~10 s of download at 1 MB/s (curl may burst ahead of its limit at first, by as much
+        # as the socket buffers hold): in flight at SIGTERM, well inside the drain timeout.
         h = start(["--drain-timeout", "30s"])
         out = tempfile.NamedTemporaryFile(delete=False).name
         try:
             port = h.port["http"]
-            p = subprocess.Popen(["curl", "-sS", "--max-time", "60", "--limit-rate", "2M", "-o", out,
+            p = subprocess.Popen(["curl", "-sS", "--max-time", "60", "--limit-rate", "1M", "-o", out,
                                   "-w", "%{http_code}", "--noproxy", "*", "--connect-to",
                                   f"{O.ORIGIN_HOST}:{ORIGIN.http_port}:127.0.0.1:{port}",
                                   ORIGIN.url("/files/10m", scheme="http")], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE)
-            time.sleep(0.5)
+            deadline = time.monotonic() + 5.0
+            while (not os.path.exists(out) or os.path.getsize(out) == 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
             self.assertIsNone(p.poll(), f"the download should still be running: {p.poll()} {p.communicate()}")
             h.proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 3.0
