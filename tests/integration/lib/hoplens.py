@@ -5,6 +5,15 @@ import signal
 from . import env, procs
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_report(log):
+    """The part of a log from the first sanitizer report on, or ""."""
+    starts = [i for i in (log.find(m) for m in SANITIZER_MARKS) if i >= 0]
+    return log[min(starts):][:20000] if starts else ""
+
+
 class Hoplens:
     """listeners: {name: MODE} (e.g. {"x": "explicit", "r": "reverse:https://origin.test:8443"});
     each gets a free port on `addr`, found in self.port[name]. args: further options.
@@ -45,8 +54,13 @@ class Hoplens:
         return self.exit_status
 
     def cleanup(self):
+        """Stops hoplens and removes its files. In a sanitizer build (-DHOPLENS_SANITIZE=ON) a
+        report in its log fails the test that started it, with the report."""
         self.stop()
+        report = sanitizer_report(self.log())
         env.remove_dir(self.dir)
+        if report:
+            raise AssertionError(f"sanitizer report from {' '.join(self.argv)}:\n{report}")
 
     def log(self):
         return self.proc.stdout() + self.proc.stderr()
