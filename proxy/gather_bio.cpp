@@ -117,11 +117,9 @@ int gather_write(BIO* bio, const char* bytes, std::size_t n, std::size_t* writte
     }
     if (n > gather_capacity) { // larger than any TLS record; sent as it is
         std::size_t sent = 0;
-        const int rc = s->send_all(bio, bytes, n, sent);
-        if (sent == 0) {
+        if (s->send_all(bio, bytes, n, sent) != 1 && sent == 0) {
             return 0; // retry flag set when the socket would block; errno set otherwise
         }
-        (void)rc;
         BIO_clear_retry_flags(bio); // a partial write is a success; OpenSSL sends the rest
         *written = sent;
         return 1;

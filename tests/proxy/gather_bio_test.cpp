@@ -82,6 +82,27 @@ TEST_CASE("more than the gather buffer holds is sent on the way, nothing lost or
     CHECK(received == sent);
 }
 
+TEST_CASE("a write larger than the gather buffer goes out after what waits, in order") {
+    socket_pair s;
+    bio_ptr b{make_gather_bio(s.ours)};
+    REQUIRE(BIO_write(b.bio, "head,", 5) == 5);
+    const std::string big(100 * 1024, 'x');
+    std::string received;
+    std::size_t written = 0;
+    while (written < big.size()) { // OpenSSL's way: repeat with the rest after a partial write
+        const int n = BIO_write(b.bio, big.data() + written, static_cast<int>(big.size() - written));
+        if (n <= 0) {
+            REQUIRE(BIO_should_retry(b.bio));
+            received += s.drain();
+            continue;
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    REQUIRE(BIO_flush(b.bio) == 1);
+    received += s.drain();
+    CHECK(received == "head," + big);
+}
+
 TEST_CASE("a full socket makes the flush a retry; after the peer reads, the flush completes") {
     socket_pair s;
     const int small = 4096;
