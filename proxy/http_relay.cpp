@@ -223,7 +223,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     // there is retried once on a new connection, before any body byte was sent.
     auto send_head = [&](bool allow_reuse) -> net::awaitable<std::optional<upstream_failure>> {
         for (int attempt = 0;; ++attempt) {
-            if (up && up_target.key() != where->target.key()) {
+            if (up && up_target != where->target) {
                 pool.release(up_target, std::move(*up));
                 up.reset();
             }

@@ -221,9 +221,8 @@ net::awaitable<upstream_result<upstream_connection>> upstream_pool::connect_tcp(
 
 net::awaitable<upstream_result<upstream_connection>>
 upstream_pool::acquire(const upstream_target& target, bool allow_reuse) {
-    const auto key = target.key();
     if (allow_reuse) {
-        if (auto it = idle_.find(key); it != idle_.end()) {
+        if (auto it = idle_.find(target); it != idle_.end()) {
             auto& idle = it->second;
             while (!idle.empty()) {
                 upstream_connection conn = std::move(idle.back());
@@ -275,7 +274,7 @@ upstream_pool::acquire(const upstream_target& target, bool allow_reuse) {
 
 void upstream_pool::sweep() {
     const auto now = clock::now();
-    for (auto& [key, idle] : idle_) {
+    for (auto& [target, idle] : idle_) {
         std::erase_if(idle, [&](upstream_connection& c) {
             return now - c.idle_since >= max_idle || !still_open(c);
         });
@@ -286,7 +285,7 @@ void upstream_pool::sweep() {
 void upstream_pool::release(const upstream_target& target, upstream_connection conn) {
     // Bounded per target: a burst of parallel requests should not leave hundreds idle.
     constexpr std::size_t max_idle_per_target = 64;
-    auto& idle = idle_[target.key()];
+    auto& idle = idle_[target];
     conn.stream->expires_never();
     conn.idle_since = clock::now();
     if (idle.size() >= max_idle_per_target) {

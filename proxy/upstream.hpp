@@ -28,7 +28,19 @@ struct services;
 struct upstream_target {
     host_port authority;
     bool tls = true;
-    std::string key() const;
+    std::string key() const; // "https://host:port", for messages
+    bool operator==(const upstream_target& other) const {
+        return tls == other.tls && authority.port == other.authority.port &&
+               authority.host == other.authority.host;
+    }
+};
+
+// The pool looks targets up on every request: hashing the parts builds no key string.
+struct upstream_target_hash {
+    std::size_t operator()(const upstream_target& t) const {
+        return std::hash<std::string>{}(t.authority.host) ^
+               (std::size_t(t.authority.port) << 1 | std::size_t(t.tls));
+    }
 };
 
 // Microseconds spent in each phase of opening this connection; -1 when the phase did not
@@ -96,7 +108,7 @@ class upstream_pool {
   private:
     net::awaitable<upstream_result<std::vector<tcp::endpoint>>> resolve(const host_port& target,
                                                                         upstream_timings& t);
-    std::unordered_map<std::string, std::deque<upstream_connection>> idle_;
+    std::unordered_map<upstream_target, std::deque<upstream_connection>, upstream_target_hash> idle_;
     services& svc_;
 };
 
