@@ -427,7 +427,13 @@ def print_table(results, info):
             if n == "nginx":
                 continue
             pc = median_per_core(results.get((n, m)), m)
-            ratios.append(f"{pc / base:.2f}x" if pc is not None and base else "-")
+            # Under the same client: a CONNECT subject's keep-alive figure came from hey, so it
+            # is compared with nginx's hey figure, not with its wrk one.
+            b, vs = base, ""
+            if (m == "ka" and median_result(results.get((n, m)), m).get("tool") == "hey"
+                    and median_result(results.get(("nginx", m)), m).get("tool") != "hey"):
+                b, vs = median_per_core(results.get(("nginx", "ka_hey")), "ka_hey"), " (vs hey)"
+            ratios.append(f"{pc / b:.2f}x{vs}" if pc is not None and b else "-")
         print(f"| {labels.get(m, m)} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
 
