@@ -195,10 +195,10 @@ net::awaitable<std::tuple<error_code, std::size_t>> tls_stream::read_some(net::m
     auto [ec, n] = co_await drive(op::read, b.data(), b.size());
     // SSL_read returns one record; take the others that the same recv() brought in now, so
     // that the relay forwards them with one write. A failure here (a partial record, an
-    // error) is left for the next call to report.
+    // error) is left for the next call to report: drive() clears the error queue before it
+    // calls OpenSSL and reads SSL_get_error, so this loop needs no clearing of its own.
     auto* data = static_cast<char*>(b.data());
     while (!ec && n < b.size() && SSL_has_pending(ssl_) == 1) {
-        ERR_clear_error();
         std::size_t more = 0;
         if (SSL_read_ex(ssl_, data + n, b.size() - n, &more) <= 0) {
             break;
