@@ -9,7 +9,8 @@ Method from ../shared/bench-rig (run.sh, lib.sh): pinned subjects, hey for CONNE
 handshakes (Go: no session cache), wrk for keep-alive, curl for bulk, hey -q for fixed rate.
 
 Env knobs: DURATION (s per timed run, 5), REPEAT (rounds over all subjects, interleaved so that
-a slow minute of this shared machine hits every subject alike; the table shows medians), SUBJECTS ("nginx hoplens hoplens-explicit mitmproxy"),
+a slow minute of this shared machine hits every subject alike; the table shows medians, and
+beside each ratio of medians the median of the per-round ratios, "paired"), SUBJECTS ("nginx hoplens hoplens-explicit mitmproxy"),
 METRICS ("ka ka_hey hs_full lat bulk idle"), IDLE_CONNS (1000), BULK_RUNS (3), BULK_MB (100),
 HOPLENS_BIN, HOPLENS_BASE_BIN (the binary of subject "hoplens-base", for A/B runs of a change), PROXY_CPU, CLIENT_CPU, RESULTS (a file for the raw JSON lines).
 Needs: nginx-light wrk hey curl openssl (apt-get install -y hey wrk nginx-light).
@@ -393,6 +394,14 @@ def median_per_core(rounds, metric):
     return statistics.median(values) if values else None
 
 
+def paired_ratio(rounds, base_rounds, metric, base_metric):
+    """Median over rounds of (subject / nginx in the same round): a slow minute of the shared
+    machine then moves both sides of each ratio instead of one side of the medians."""
+    pairs = [(per_core(a, metric), per_core(b, base_metric)) for a, b in zip(rounds or [], base_rounds or [])]
+    ratios = [a / b for a, b in pairs if a is not None and b]
+    return statistics.median(ratios) if ratios else None
+
+
 def median_result(rounds, metric):
     """The round whose per-core figure is the median (its own value and cores shown beside it)."""
     good = sorted((r for r in rounds or [] if per_core(r, metric) is not None), key=lambda r: per_core(r, metric))
@@ -429,11 +438,14 @@ def print_table(results, info):
             pc = median_per_core(results.get((n, m)), m)
             # Under the same client: a CONNECT subject's keep-alive figure came from hey, so it
             # is compared with nginx's hey figure, not with its wrk one.
-            b, vs = base, ""
+            b, bm, vs = base, m, ""
             if (m == "ka" and median_result(results.get((n, m)), m).get("tool") == "hey"
                     and median_result(results.get(("nginx", m)), m).get("tool") != "hey"):
-                b, vs = median_per_core(results.get(("nginx", "ka_hey")), "ka_hey"), " (vs hey)"
-            ratios.append(f"{pc / b:.2f}x{vs}" if pc is not None and b else "-")
+                b, bm, vs = median_per_core(results.get(("nginx", "ka_hey")), "ka_hey"), "ka_hey", " vs hey"
+            paired = paired_ratio(results.get((n, m)), results.get(("nginx", bm)), m, bm)
+            ratios.append((f"{pc / b:.2f}x" if pc is not None and b else "-")
+                          + (f" (paired {paired:.2f}x{vs})" if paired is not None and REPEAT > 1 else
+                             (f" ({vs.strip()})" if vs else "")))
         print(f"| {labels.get(m, m)} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
 
