@@ -11,7 +11,7 @@ handshakes (Go: no session cache), wrk for keep-alive, curl for bulk, hey -q for
 Env knobs: DURATION (s per timed run, 5), REPEAT (rounds over all subjects, interleaved so that
 a slow minute of this shared machine hits every subject alike; the table shows medians, and
 beside each ratio of medians the median of the per-round ratios, "paired"), SUBJECTS ("nginx hoplens hoplens-explicit mitmproxy"),
-METRICS ("ka ka_hey hs_full lat bulk idle"), IDLE_CONNS (1000), BULK_RUNS (3), BULK_MB (100),
+METRICS ("ka ka_hey hs_full lat bulk idle"), IDLE_CONNS (1000), BULK_RUNS (10), BULK_MB (100),
 HOPLENS_BIN, HOPLENS_BASE_BIN (the binary of subject "hoplens-base", for A/B runs of a change), PROXY_CPU, CLIENT_CPU, RESULTS (a file for the raw JSON lines).
 Needs: nginx-light wrk hey curl openssl (apt-get install -y hey wrk nginx-light).
 """
@@ -35,7 +35,7 @@ REPEAT = int(os.environ.get("REPEAT", "1"))
 SUBJECTS = os.environ.get("SUBJECTS", "nginx hoplens hoplens-explicit mitmproxy").split()
 METRICS = os.environ.get("METRICS", "ka ka_hey hs_full lat bulk idle").split()
 IDLE_CONNS = int(os.environ.get("IDLE_CONNS", "1000"))
-BULK_RUNS = int(os.environ.get("BULK_RUNS", "3"))
+BULK_RUNS = int(os.environ.get("BULK_RUNS", "10"))
 BULK_MB = int(os.environ.get("BULK_MB", "100"))
 PROXY_CPU = os.environ.get("PROXY_CPU", "0")
 CLIENT_CPU = os.environ.get("CLIENT_CPU", "1")
