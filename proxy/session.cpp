@@ -123,17 +123,72 @@ net::awaitable<void> relay_passthrough(services& svc, worker& w, tcp::socket& cl
               idle_watchdog(last, svc.options.timeout.idle));
 }
 
-// TLS with the client, presenting a leaf for `name` minted by our CA; then the HTTP relay to
-// `target`.
-net::awaitable<void> intercept_tls(services& svc, worker& w, tcp::socket socket,
-                                   const std::string& name, const upstream_target& target,
-                                   std::uint64_t id, conf::listen_mode mode) {
+// What a TLS connection's ClientHello decided.
+struct tls_route {
+    enum class action { close, passthrough, intercept };
+    action what = action::close;
+    std::string name; // the leaf's name, when intercepting
+    upstream_target target;
+};
+
+// Looks at the ClientHello (sni and reverse listeners, CONNECT tunnels) and decides between
+// passthrough and interception; a connection that cannot be served is answered, logged and
+// counted here.
+//
+// The names are references to the caller's frame, which awaits this coroutine. (Passing
+// brace-initialized temporaries by value here was miscompiled by GCC 12: the parameter copy
+// freed a small-string buffer of the caller's. Callers pass named locals.)
+net::awaitable<tls_route> route_tls(services& svc, tcp::socket& socket,
+                                    const std::optional<std::string>& default_name,
+                                    const upstream_target& requested_target, bool target_from_sni,
+                                    std::uint64_t id) {
+    tls_route route;
+    route.target = requested_target;
+    const auto hello = co_await peek_hello(socket, svc.options.timeout.tls_handshake);
+    if (const auto* bad = std::get_if<not_tls>(&hello)) {
+        diag::add(svc.counters.not_tls_total);
+        spdlog::info("conn {}: not a TLS ClientHello ({}); closing", id, to_string(bad->reason));
+        co_return route;
+    }
+    if (std::holds_alternative<need_more>(hello)) {
+        diag::add(svc.counters.client_timeouts_total);
+        spdlog::info("conn {}: no complete ClientHello within the handshake timeout; closing", id);
+        co_return route;
+    }
+    const auto& info = std::get<client_hello_info>(hello);
+    if (info.server_name) {
+        route.name = *info.server_name;
+    } else if (default_name) {
+        route.name = *default_name;
+    } else {
+        // RFC 6066 §3: without a name there is no certificate to present.
+        diag::add(svc.counters.tls_no_sni_total);
+        spdlog::info("conn {}: ClientHello without server_name; sending unrecognized_name", id);
+        static constexpr unsigned char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70};
+        co_await net::async_write(socket, net::buffer(alert), nothrow_awaitable);
+        co_return route;
+    }
+    if (target_from_sni) {
+        route.target.authority.host = route.name;
+    }
+    const bool passthrough = is_passthrough(svc, route.target.authority.host) ||
+                             (info.server_name && is_passthrough(svc, route.name));
+    route.what = passthrough ? tls_route::action::passthrough : tls_route::action::intercept;
+    co_return route;
+}
+
+// The TLS handshake with the client, presenting a leaf for `name` minted by our CA. Returns
+// the client leg ready for the relay to `target`, or nothing (logged and counted).
+net::awaitable<std::optional<client_leg>> accept_tls(services& svc, tcp::socket socket,
+                                                     const std::string& name,
+                                                     const upstream_target& target,
+                                                     std::uint64_t id, conf::listen_mode mode) {
     std::string why;
     auto leaf = svc.leaf_for(name, why);
     if (!leaf) {
         diag::add(svc.counters.tls_handshake_errors_total);
         spdlog::info("conn {}: no certificate for '{}': {}", id, name, why);
-        co_return;
+        co_return std::nullopt;
     }
     client_leg client;
     client.id = id;
@@ -145,56 +200,35 @@ net::awaitable<void> intercept_tls(services& svc, worker& w, tcp::socket socket,
     if (const auto ec = co_await tls->handshake(true)) {
         diag::add(svc.counters.tls_handshake_errors_total);
         spdlog::debug("conn {}: client TLS handshake for '{}' failed: {}", id, name, ec.message());
-        co_return;
+        co_return std::nullopt;
     }
     client.stream = std::move(tls);
-    co_await relay_http(svc, w.pool, client);
+    co_return std::move(client);
 }
 
-// sni and reverse listeners, and CONNECT tunnels: look at the ClientHello, then pass
-// through or intercept.
-//
-// The names are references to the caller's frame, which awaits this coroutine. (Passing
-// brace-initialized temporaries by value here was miscompiled by GCC 12: the parameter copy
-// freed a small-string buffer of the caller's. Callers pass named locals.)
+// A TLS connection served as its ClientHello asks. Routing and the handshake run in
+// coroutines of their own that end before the relay starts: a kept-alive connection waiting
+// for its next request holds this small frame and the relay's, not theirs.
 net::awaitable<void> serve_tls(services& svc, worker& w, tcp::socket socket,
                                const std::optional<std::string>& default_name,
                                const upstream_target& requested_target, bool target_from_sni,
                                std::uint64_t id, conf::listen_mode mode) {
-    upstream_target target = requested_target;
-    const auto hello = co_await peek_hello(socket, svc.options.timeout.tls_handshake);
-    if (const auto* bad = std::get_if<not_tls>(&hello)) {
-        diag::add(svc.counters.not_tls_total);
-        spdlog::info("conn {}: not a TLS ClientHello ({}); closing", id, to_string(bad->reason));
+    const tls_route route =
+        co_await route_tls(svc, socket, default_name, requested_target, target_from_sni, id);
+    switch (route.what) {
+    case tls_route::action::close:
         co_return;
-    }
-    if (std::holds_alternative<need_more>(hello)) {
-        diag::add(svc.counters.client_timeouts_total);
-        spdlog::info("conn {}: no complete ClientHello within the handshake timeout; closing", id);
+    case tls_route::action::passthrough:
+        co_await relay_passthrough(svc, w, socket, route.target.authority, id);
         co_return;
+    case tls_route::action::intercept:
+        break;
     }
-    const auto& info = std::get<client_hello_info>(hello);
-    std::string name;
-    if (info.server_name) {
-        name = *info.server_name;
-    } else if (default_name) {
-        name = *default_name;
-    } else {
-        // RFC 6066 §3: without a name there is no certificate to present.
-        diag::add(svc.counters.tls_no_sni_total);
-        spdlog::info("conn {}: ClientHello without server_name; sending unrecognized_name", id);
-        static constexpr unsigned char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70};
-        co_await net::async_write(socket, net::buffer(alert), nothrow_awaitable);
-        co_return;
+    std::optional<client_leg> client =
+        co_await accept_tls(svc, std::move(socket), route.name, route.target, id, mode);
+    if (client) {
+        co_await relay_http(svc, w.pool, *client);
     }
-    if (target_from_sni) {
-        target.authority.host = name;
-    }
-    if (is_passthrough(svc, target.authority.host) || (info.server_name && is_passthrough(svc, name))) {
-        co_await relay_passthrough(svc, w, socket, target.authority, id);
-        co_return;
-    }
-    co_await intercept_tls(svc, w, std::move(socket), name, target, id, mode);
 }
 
 // After `CONNECT authority`: answer 200, then intercept what the client speaks inside.
