@@ -1,8 +1,9 @@
 #include "capture/body_decoder.hpp"
 
+#include "capture/text_codec.hpp"
+
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 #include <zlib.h>
 #ifdef HOPLENS_HAVE_BROTLI
@@ -23,7 +24,7 @@ coding parse_coding(std::string_view v) {
     std::string s;
     for (char c : v) {
         if (c != ' ' && c != '\t') {
-            s += char(std::tolower(static_cast<unsigned char>(c)));
+            s += ascii_lower(c);
         }
     }
     if (s.empty() || s == "identity") {

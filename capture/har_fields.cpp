@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstdio>
 #include <strings.h>
 #include <vector>
@@ -255,8 +254,7 @@ void response_cookies(json_writer& w, const http_message& m, time_point received
 
 std::string resource_type(std::string_view content_type) {
     std::string t(trim(content_type.substr(0, content_type.find(';'))));
-    std::transform(t.begin(), t.end(), t.begin(),
-                   [](unsigned char ch) { return char(std::tolower(ch)); });
+    std::transform(t.begin(), t.end(), t.begin(), ascii_lower);
     auto has = [&](std::string_view s) { return t.find(s) != std::string::npos; };
     if (t == "text/html" || t == "application/xhtml+xml") {
         return "document";

@@ -1,5 +1,7 @@
 #include "capture/pcapng.hpp"
 
+#include <initializer_list>
+
 namespace hoplens::capture {
 
 namespace {
@@ -20,9 +22,21 @@ void put16(std::string& out, std::uint16_t v) {
     out += char(v >> 8);
 }
 
+// Little-endian 32-bit fields appended in one step: every packet has eight of them.
+void put32s(std::string& out, std::initializer_list<std::uint32_t> values) {
+    char bytes[4 * 8];
+    std::size_t n = 0;
+    for (const std::uint32_t v : values) {
+        bytes[n++] = char(v & 0xFF);
+        bytes[n++] = char((v >> 8) & 0xFF);
+        bytes[n++] = char((v >> 16) & 0xFF);
+        bytes[n++] = char(v >> 24);
+    }
+    out.append(bytes, n);
+}
+
 void put32(std::string& out, std::uint32_t v) {
-    put16(out, std::uint16_t(v & 0xFFFF));
-    put16(out, std::uint16_t(v >> 16));
+    put32s(out, {v});
 }
 
 void put_option(std::string& body, std::uint16_t code, std::string_view value) {
@@ -75,13 +89,9 @@ void append_pcapng_packet(pcapng_buffer& out, time_point at, std::span<const std
     const std::size_t options_size = comment.empty() ? 0 : 4 + (comment_size + 3) / 4 * 4 + 4;
     const auto total = std::uint32_t(32 + padded + options_size);
     std::string& b = out.copied();
-    put32(b, epb_type);
-    put32(b, total);
-    put32(b, 0); // interface 0
-    put32(b, std::uint32_t(us >> 32));
-    put32(b, std::uint32_t(us & 0xFFFFFFFF));
-    put32(b, std::uint32_t(packet_size));
-    put32(b, std::uint32_t(packet_size));
+    put32s(b, {epb_type, total, 0 /* interface 0 */, std::uint32_t(us >> 32),
+               std::uint32_t(us & 0xFFFFFFFF), std::uint32_t(packet_size),
+               std::uint32_t(packet_size)});
     b.append(reinterpret_cast<const char*>(headers.data()), headers.size());
     if (payload.size() >= min_referenced_payload) {
         out.reference(payload);

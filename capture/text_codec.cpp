@@ -1,7 +1,6 @@
 #include "capture/text_codec.hpp"
 
 #include <array>
-#include <cstdio>
 #include <cstring>
 
 namespace hoplens::capture {
@@ -100,18 +99,35 @@ bool is_valid_utf8(std::string_view bytes) {
     return true;
 }
 
+namespace {
+
+// The decimal digits of `value` right-aligned in at[0, width), zero-padded.
+void put_digits(char* at, unsigned value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+        at[i] = char('0' + value % 10);
+        value /= 10;
+    }
+}
+
+} // namespace
+
+// Written digit by digit rather than with snprintf: every HAR entry carries one.
 std::string iso8601_utc_ms(time_point t) {
     using namespace std::chrono;
     const auto ms = time_point_cast<milliseconds>(t);
     const auto day = floor<days>(ms);
     const year_month_day ymd{day};
     const hh_mm_ss<milliseconds> tod{ms - day};
-    std::array<char, 40> buf{};
-    std::snprintf(buf.data(), buf.size(), "%04d-%02u-%02uT%02d:%02d:%02d.%03d+00:00",
-                  int(ymd.year()), unsigned(ymd.month()), unsigned(ymd.day()),
-                  int(tod.hours().count()), int(tod.minutes().count()), int(tod.seconds().count()),
-                  int(tod.subseconds().count()));
-    return buf.data();
+    // system_clock counts nanoseconds in 64 bits: its years (1677-2262) all have four digits.
+    std::string out = "0000-00-00T00:00:00.000+00:00";
+    put_digits(&out[0], unsigned(int(ymd.year())), 4);
+    put_digits(&out[5], unsigned(ymd.month()), 2);
+    put_digits(&out[8], unsigned(ymd.day()), 2);
+    put_digits(&out[11], unsigned(tod.hours().count()), 2);
+    put_digits(&out[14], unsigned(tod.minutes().count()), 2);
+    put_digits(&out[17], unsigned(tod.seconds().count()), 2);
+    put_digits(&out[20], unsigned(tod.subseconds().count()), 3);
+    return out;
 }
 
 namespace {

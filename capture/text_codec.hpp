@@ -9,6 +9,11 @@
 
 namespace hoplens::capture {
 
+// ASCII lower case, whatever the C locale: header tokens and MIME types are ASCII.
+inline char ascii_lower(char c) {
+    return c >= 'A' && c <= 'Z' ? char(c | 0x20) : c;
+}
+
 // Appends the base64 (RFC 4648 4, padded) of `bytes` to `out`.
 void base64_append(std::string& out, std::string_view bytes);
 
