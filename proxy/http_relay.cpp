@@ -158,8 +158,19 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
                                                         client_leg& client, relay_state& st) {
     const auto& opt = svc.options;
     byte_stream& down = *client.stream;
-    auto& [cbuf, ubuf, request, response, forward, up, up_target, client_text, tapped, head_out,
-           response_head] = st;
+    // Named references, not a structured binding: the lambdas below capture them, which
+    // clang before 16 refuses for bindings.
+    auto& cbuf = st.cbuf;
+    auto& ubuf = st.ubuf;
+    auto& request = st.request;
+    auto& response = st.response;
+    auto& forward = st.forward;
+    auto& up = st.up;
+    auto& up_target = st.up_target;
+    const auto& client_text = st.client_text;
+    auto& tapped = st.tapped;
+    auto& head_out = st.head_out;
+    auto& response_head = st.response_head;
 
     auto fail = [&](int status, const std::string& reason) -> net::awaitable<relay_end> {
         spdlog::info("conn {} {}: {} {}", client.id, client_text, status, reason);

@@ -16,6 +16,7 @@ namespace {
 template <class... F> struct overloaded : F... {
     using F::operator()...;
 };
+template <class... F> overloaded(F...) -> overloaded<F...>; // clang before 17 needs the guide
 
 int print_version() {
     std::cout << "hoplens " << hoplens::version << "\n"

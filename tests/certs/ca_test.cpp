@@ -40,7 +40,9 @@ TEST_CASE("create_ca: a CA with the extensions, subject and validity DESIGN.md n
 }
 
 TEST_CASE("create_ca: the RSA key types") {
-    for (const auto& [type, bits] : {std::pair{key_type::rsa_2048, 2048}, std::pair{key_type::rsa_3072, 3072}}) {
+    for (const auto& type_and_bits : {std::pair{key_type::rsa_2048, 2048}, std::pair{key_type::rsa_3072, 3072}}) {
+        const key_type type = type_and_bits.first; // not a binding: CAPTURE's lambda takes it
+        const int bits = type_and_bits.second;
         CAPTURE(to_string(type));
         const ca issuer = make_ca(type);
         CHECK(EVP_PKEY_get_base_id(issuer.key.get()) == EVP_PKEY_RSA);

@@ -110,8 +110,8 @@ TEST_CASE("/metrics passes promtool check metrics") {
     CHECK(text.find("hoplens_kernel_listen_overflows_total 4\n") != std::string::npos);
     CHECK(text.find("hoplens_requests_total 42\n") != std::string::npos);
     CHECK(text.find("# TYPE hoplens_connections_active gauge\n") != std::string::npos);
-    const auto [status, output] = run_with_input("promtool check metrics", text);
-    CHECK_MESSAGE(status == 0, output);
+    const auto checked = run_with_input("promtool check metrics", text);
+    CHECK_MESSAGE(checked.first == 0, checked.second);
     // And promtool can fail: a counter without _total is rejected.
     const auto [bad_status, bad_output] =
         run_with_input("promtool check metrics", "# HELP x_bytes x\n# TYPE x_bytes counter\nx_bytes 1\n");
