@@ -13,7 +13,7 @@ a slow minute of this shared machine hits every subject alike; the table shows m
 beside each ratio of medians the median of the per-round ratios, "paired"), SUBJECTS ("nginx hoplens hoplens-explicit mitmproxy"),
 METRICS ("ka ka_hey hs_full lat bulk idle"), IDLE_CONNS (1000), BULK_RUNS (10), BULK_MB (100),
 LAT_DURATION (s for the fixed-rate latency run, 20),
-HOPLENS_BIN, HOPLENS_BASE_BIN (the binary of subject "hoplens-base", for A/B runs of a change), PROXY_CPU, CLIENT_CPU, RESULTS (a file for the raw JSON lines).
+HOPLENS_BIN, HOPLENS_BASE_BIN (the binary of subjects "hoplens-base" and "hoplens-base-explicit", for A/B runs of a change), PROXY_CPU, CLIENT_CPU, RESULTS (a file for the raw JSON lines).
 Needs: nginx-light wrk hey curl openssl (apt-get install -y hey wrk nginx-light).
 """
 import json
@@ -177,9 +177,11 @@ def make_subject(name, work, pki_files, oport):
             oport=oport, port=port, cert=leaf, key=key, ca=ca), PROXY_CPU)
         s = Subject(name, p, f"https://127.0.0.1:{port}", idle_args=["--port", str(port)])
     elif name.startswith("hoplens"):
-        binary = (os.environ.get("HOPLENS_BASE_BIN") if name == "hoplens-base" else os.environ.get("HOPLENS_BIN")) \
+        # hoplens, hoplens-explicit, and hoplens-base[-explicit] for the HOPLENS_BASE_BIN build
+        base = name.startswith("hoplens-base")
+        binary = (os.environ.get("HOPLENS_BASE_BIN") if base else os.environ.get("HOPLENS_BIN")) \
             or os.path.join(HERE, "..", "build", "proxy", "hoplens")
-        explicit = name == "hoplens-explicit"
+        explicit = name.endswith("-explicit")
         spec = "explicit" if explicit else f"reverse:https://{HOST}:{oport}"
         argv = ["taskset", "-c", PROXY_CPU, binary, "--listen", f"{spec}@127.0.0.1:{port}",
                 "--data-dir", tempfile.mkdtemp(prefix=name + "-data-", dir=work), "--upstream-ca", ca, "--map",
