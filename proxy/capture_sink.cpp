@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <fcntl.h>
+#include <malloc.h>
 #include <mutex>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -174,18 +175,27 @@ struct capture_sink::impl {
     // futex wake and, where both share a core, two context switches per chunk: that halved
     // the relay's rate. The pause bounds both the wakeups (at most 1/batch_pause per second)
     // and what a kill -9 can lose (the exchanges of the last pause).
+    //
+    // A whole flush interval without events ends a burst: the heap then gives back what the
+    // burst's large buffers (bodies, queue blocks, base64 text) left free. glibc keeps those in
+    // the heap (run.cpp's mmap threshold, so that busy exchanges reuse them instead of
+    // faulting in fresh pages): without the trim, a capture of 16 parallel 10 MiB downloads
+    // left the process at ~140 MB resident instead of ~40.
     void run() {
         std::vector<event> batch;
         capture::chunk_arena batch_bytes;
+        bool worked_since_trim = false;
         for (;;) {
             bool reopen = false;
             bool stop = false;
+            bool quiet = false; // a flush interval passed without an event
             {
                 std::unique_lock lock(mutex);
                 if (queue.empty() && !stopping && !reopen_requested) {
                     idle = true;
-                    wake.wait_for(lock, options.flush_interval,
-                                  [&] { return !queue.empty() || stopping || reopen_requested; });
+                    quiet = !wake.wait_for(lock, options.flush_interval, [&] {
+                        return !queue.empty() || stopping || reopen_requested;
+                    });
                     idle = false;
                 }
                 batch.swap(queue);
@@ -193,6 +203,11 @@ struct capture_sink::impl {
                 reopen = std::exchange(reopen_requested, false);
                 stop = stopping;
             }
+            if (quiet && worked_since_trim) {
+                ::malloc_trim(0);
+                worked_since_trim = false;
+            }
+            worked_since_trim = worked_since_trim || !batch.empty();
             for (event& e : batch) {
                 apply(e);
             }
