@@ -154,26 +154,31 @@ def main():
     print(f"machine: {machine()}; proxy pinned to cpu {PROXY_CPU} (--threads 1), wrk + nginx on cpu {CLIENT_CPU}\n")
     print(f"| load | captures | req/s | MB/s | proxy CPU s/run | req per proxy CPU s |")
     print(f"|---|---|---|---|---|---|")
-    ratios = {}
+    ratios, cpu_ratios = {}, {}
     for load in LOADS:
-        med = {}
+        med, med_per_cpu = {}, {}
         for name in ("off", "on"):
             rs = [r for r in results if r["load"] == load and r["subject"] == name]
             rps = statistics.median(r["rps"] for r in rs)
             cpu = statistics.median(r["cpu_s"] for r in rs)
             med[name] = rps
             per_cpu = rps * DURATION / cpu if cpu else float("nan")
+            med_per_cpu[name] = per_cpu
             print(f"| {load} | {name} | {rps:,.0f} | {statistics.median(r['mbps'] for r in rs):,.1f} | "
                   f"{cpu:.2f} | {per_cpu:,.0f} |")
         ratios[load] = med["on"] / med["off"]
+        cpu_ratios[load] = med_per_cpu["on"] / med_per_cpu["off"]
     print()
+    # The target is on the rate; the per-CPU ratio says what the capture costs where the
+    # "off" proxy had CPU to spare (its clients, not the proxy, set the rate then).
     for load, ratio in ratios.items():
         verdict = "meets" if ratio >= TARGET else "MISSES"
-        print(f"{load}: on/off = {ratio:.3f} ({verdict} the {TARGET:.0%} target)")
+        print(f"{load}: on/off = {ratio:.3f} ({verdict} the {TARGET:.0%} target); "
+              f"per proxy CPU second {cpu_ratios[load]:.3f}")
     print(f"capture_dropped_total (on) = {dropped:.0f}, capture_write_errors_total = {write_errors:.0f}")
     if os.environ.get("JSON"):
         with open(os.environ["JSON"], "w") as f:
-            json.dump({"results": results, "ratios": ratios, "dropped": dropped, "machine": machine()}, f, indent=1)
+            json.dump({"results": results, "ratios": ratios, "cpu_ratios": cpu_ratios, "dropped": dropped, "machine": machine()}, f, indent=1)
     return 0 if all(r >= TARGET for r in ratios.values()) else 1
 
 
