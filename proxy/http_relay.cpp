@@ -1,13 +1,11 @@
 #include "proxy/http_relay.hpp"
 
 #include "proxy/access_log.hpp"
-#include "proxy/http1_parser.hpp"
-#include "proxy/read_buffer.hpp"
+#include "proxy/message_transfer.hpp"
 #include "proxy/relay_support.hpp"
 #include "proxy/services.hpp"
 #include "proxy/tap.hpp"
 
-#include <boost/beast/core/error.hpp>
 #include <spdlog/spdlog.h>
 
 namespace hoplens::proxy {
@@ -15,118 +13,6 @@ namespace hoplens::proxy {
 namespace {
 
 using steady = std::chrono::steady_clock;
-using wall = std::chrono::system_clock;
-
-net::awaitable<error_code> read_more(byte_stream& from, read_buffer& buf,
-                                     std::chrono::milliseconds timeout) {
-    from.expires_after(timeout);
-    auto [data, size] = buf.space();
-    auto [ec, n] = co_await from.read_some(net::mutable_buffer(data, size));
-    buf.commit(n);
-    co_return ec;
-}
-
-// How reading a head ended, beyond "the parser has it".
-enum class head_outcome { ok, closed_before_any_byte, closed, timeout, bad, too_large };
-
-net::awaitable<head_outcome> read_head(byte_stream& from, read_buffer& buf, http1_parser& parser,
-                                       std::chrono::milliseconds timeout) {
-    bool any = !buf.empty();
-    for (;;) {
-        if (!buf.empty()) {
-            const auto step = parser.feed(buf.pending());
-            buf.consume(step.consumed);
-            switch (step.status) {
-            case parse_status::head_complete:
-                co_return head_outcome::ok;
-            case parse_status::bad_message:
-                co_return head_outcome::bad;
-            case parse_status::head_too_large:
-                co_return head_outcome::too_large;
-            case parse_status::message_complete: // only after a head; cannot happen first
-            case parse_status::need_more:
-                break;
-            }
-        }
-        const error_code ec = co_await read_more(from, buf, timeout);
-        if (ec == beast::error::timeout) {
-            co_return head_outcome::timeout;
-        }
-        if (ec) {
-            co_return any ? head_outcome::closed : head_outcome::closed_before_any_byte;
-        }
-        any = true;
-    }
-}
-
-// One leg's bytes forwarded to the other leg, then shown to the capture.
-struct forwarder {
-    services& svc;
-    std::uint64_t id;
-
-    net::awaitable<error_code> operator()(byte_stream& to, std::string_view bytes, flow direction) {
-        to.expires_after(svc.options.timeout.idle);
-        const error_code ec = co_await to.write_all(net::const_buffer(bytes.data(), bytes.size()));
-        if (!ec && svc.capture.enabled()) {
-            svc.capture.chunk(id, direction, wall::now(), bytes);
-        }
-        co_return ec;
-    }
-};
-
-// Streams the rest of a message whose head has been parsed: feed, then forward what the
-// parser accepted. Returns false when the message could not be completed (the reason is in
-// `error`); `bytes` counts the body bytes forwarded.
-net::awaitable<bool> stream_body(byte_stream& from, read_buffer& buf, http1_parser& parser,
-                                 byte_stream& to, forwarder& forward, flow direction,
-                                 std::chrono::milliseconds timeout, std::uint64_t& bytes,
-                                 std::string& error) {
-    for (;;) {
-        const auto step = parser.feed(buf.pending());
-        if (step.status == parse_status::bad_message) {
-            error = std::string(parser.error_reason());
-            co_return false;
-        }
-        if (step.consumed > 0) {
-            if (co_await forward(to, buf.pending().substr(0, step.consumed), direction)) {
-                error = "peer stopped reading";
-                co_return false;
-            }
-            bytes += step.consumed;
-            buf.consume(step.consumed);
-        }
-        if (step.status == parse_status::message_complete) {
-            co_return true;
-        }
-        const error_code ec = co_await read_more(from, buf, timeout);
-        if (ec) {
-            if (!is_clean_close(ec) && ec != beast::error::timeout) {
-                error = ec.message();
-                co_return false;
-            }
-            if (ec != beast::error::timeout && parser.finish() == parse_status::message_complete) {
-                co_return true;
-            }
-            error = ec == beast::error::timeout ? "timed out in the middle of a body"
-                                                : "connection closed in the middle of a body";
-            co_return false;
-        }
-    }
-}
-
-// A rewritten head followed by the body bytes already read, so that a small message leaves
-// in one write (one TLS record, one syscall) instead of two. A malformed start of body is
-// left in `buf` for stream_body to report.
-void append_body_start(std::string& head, http1_parser& parser, read_buffer& buf) {
-    if (parser.complete() || buf.empty()) {
-        return;
-    }
-    const auto step = parser.feed(buf.pending());
-    if (step.status != parse_status::bad_message) {
-        head.append(buf.pending().substr(0, step.consumed));
-        buf.consume(step.consumed);
-    }
-}
 
 // What lives as long as the client connection. One exchange's own state lives in the frame
 // of relay_exchange, which exists only while the exchange runs: a coroutine frame holds a
@@ -186,7 +72,6 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     case head_outcome::ok:
         break;
     case head_outcome::closed_before_any_byte:
-        co_return relay_end{};
     case head_outcome::closed:
         co_return relay_end{};
     case head_outcome::timeout:
@@ -225,8 +110,6 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     serialize_request_head(head, where->origin_form, false, expects_continue, head_out);
     append_body_start(head_out, request, cbuf);
 
-    // Sends the head on a pooled connection if possible; an origin that closed a pooled
-    // connection meanwhile is retried once on a new one, before any body byte was sent.
     std::uint64_t request_bytes = 0;
     steady::time_point sent_at;
     // Sends the head on a pooled connection if `allow_reuse`, else on a new one. An origin
@@ -271,10 +154,14 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     }
     request_bytes += head_out.size();
 
-    response.reset();
-    if (head.method() == "HEAD") {
-        response.expect_no_body();
-    }
+    // Before each response head (interim 1xx ones included): a response to HEAD has no body.
+    auto expect_response = [&] {
+        response.reset();
+        if (head.method() == "HEAD") {
+            response.expect_no_body();
+        }
+    };
+    expect_response();
     std::string error;
     if (expects_continue) {
         static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -316,10 +203,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
         if (co_await forward(down, response_head, flow::server_to_client)) {
             co_return relay_end{};
         }
-        response.reset();
-        if (head.method() == "HEAD") {
-            response.expect_no_body();
-        }
+        expect_response();
     }
     if (outcome != head_outcome::ok) {
         diag::add(svc.counters.upstream_errors_total);
