@@ -1,5 +1,6 @@
 #include "capture/pcapng.hpp"
 
+#include <cassert>
 #include <initializer_list>
 
 namespace hoplens::capture {
@@ -24,6 +25,7 @@ void put16(std::string& out, std::uint16_t v) {
 
 // Little-endian 32-bit fields appended in one step: every packet has eight of them.
 void put32s(std::string& out, std::initializer_list<std::uint32_t> values) {
+    assert(values.size() <= 8);
     char bytes[4 * 8];
     std::size_t n = 0;
     for (const std::uint32_t v : values) {
