@@ -22,38 +22,12 @@
 
 namespace hoplens::proxy {
 
-// A capture file's write errors: each counted, logged once per file until it is reopened (a
-// full disk fails every write).
-class write_failure_log {
-  public:
-    write_failure_log(const std::filesystem::path& path, diag::proxy_counters& counters)
-        : path_(path), counters_(counters) {
-    }
-    // After a failed call that set errno.
-    void report(const char* what) {
-        diag::add(counters_.capture_write_errors_total);
-        if (!logged_) {
-            spdlog::error("capture: cannot {} {}: {}; this file is not written until reopen", what,
-                          path_.string(), std::strerror(errno));
-            logged_ = true;
-        }
-    }
-    void reset() {
-        logged_ = false;
-    }
-
-  private:
-    const std::filesystem::path& path_;
-    diag::proxy_counters& counters_;
-    bool logged_ = false;
-};
-
 // One output file. After a failed write it is left as it was before that write (valid) and
 // is written no more until reopen(): later writes would depend on the one that failed.
 class output_file {
   public:
     output_file(std::filesystem::path path, bool append_mode, diag::proxy_counters& counters)
-        : path_(std::move(path)), append_mode_(append_mode), failures_(path_, counters) {
+        : path_(std::move(path)), append_mode_(append_mode), counters_(counters) {
     }
     ~output_file() {
         close();
@@ -84,7 +58,7 @@ class output_file {
         }
         struct stat st {};
         size_ = ::fstat(fd_, &st) == 0 ? std::uint64_t(st.st_size) : 0;
-        failures_.reset();
+        logged_ = false;
     }
 
     void close() {
@@ -156,14 +130,20 @@ class output_file {
 
   private:
     void fail(const char* what) {
-        failures_.report(what);
+        diag::add(counters_.capture_write_errors_total);
+        if (!logged_) { // once per file until it is reopened: a full disk fails every write
+            spdlog::error("capture: cannot {} {}: {}; this file is not written until reopen", what,
+                          path_.string(), std::strerror(errno));
+            logged_ = true;
+        }
     }
 
     std::filesystem::path path_;
     bool append_mode_;
-    write_failure_log failures_;
+    diag::proxy_counters& counters_;
     int fd_ = -1;
     bool broken_ = false;
+    bool logged_ = false;
     std::uint64_t size_ = 0;
 };
 

@@ -1,7 +1,6 @@
 #include "proxy/capture_sink.hpp"
 
 #include "proxy/capture_file.hpp"
-#include "proxy/direct_append_file.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -59,7 +58,7 @@ struct capture_sink::impl {
     capture_sink_options options;
     diag::proxy_counters& counters;
     output_file har;
-    direct_append_file pcapng;
+    output_file pcapng;
     output_file keylog;
     std::unique_ptr<capture::recorder> recorder;
     capture::file_write har_write;     // capture thread only
@@ -76,7 +75,7 @@ struct capture_sink::impl {
     std::thread thread;
 
     impl(const capture_sink_options& o, diag::proxy_counters& c)
-        : options(o), counters(c), har(o.har, false, c), pcapng(o.pcapng, c),
+        : options(o), counters(c), har(o.har, false, c), pcapng(o.pcapng, false, c),
           keylog(o.keylog, true, c) {
     }
 
@@ -157,7 +156,7 @@ struct capture_sink::impl {
         }
         recorder->take_pcapng(pcapng_out);
         if (!pcapng_out.empty()) {
-            pcapng.append(pcapng_out.pieces());
+            pcapng.write(pcapng_out.pieces());
         }
     }
 
@@ -182,14 +181,10 @@ struct capture_sink::impl {
     // the heap (run.cpp's mmap threshold, so that busy exchanges reuse them instead of
     // faulting in fresh pages): without the trim, a capture of 16 parallel 10 MiB downloads
     // left the process at ~140 MB resident instead of ~40.
-    //
-    // The pcapng's sub-block tail (direct_append_file) is flushed when the thread goes quiet,
-    // at least once per flush interval under load, and before a reopen or the end.
     void run() {
         std::vector<event> batch;
         capture::chunk_arena batch_bytes;
         bool worked_since_trim = false;
-        auto last_flush = std::chrono::steady_clock::now();
         for (;;) {
             bool reopen = false;
             bool stop = false;
@@ -219,11 +214,6 @@ struct capture_sink::impl {
             write_outputs();
             batch.clear();
             batch_bytes.clear();
-            const auto now = std::chrono::steady_clock::now();
-            if (quiet || stop || reopen || now - last_flush >= options.flush_interval) {
-                pcapng.flush();
-                last_flush = now;
-            }
             if (reopen) {
                 open_all(std::chrono::system_clock::now());
             }

@@ -85,6 +85,7 @@ def main():
             proxy.cleanup()
         if origin:
             origin.stop()
+        env.remove_dir(work)
 
 
 if __name__ == "__main__":
