@@ -3,10 +3,19 @@
 # test suite under ctest. What CI runs (.ci/run); the ctest summary is the last thing printed.
 #   scripts/test.sh                 Release build in build/
 #   BUILD_DIR=b scripts/test.sh     elsewhere
+#   CLANG=0 scripts/test.sh         without the clang build
+# Before the GCC build's suite, the tree is also built with clang (GCC alone let code that
+# clang rejects land unnoticed), and there the unit tests and the fuzz targets' corpus
+# replays run; the integration tests run once, with the GCC build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build}
 scripts/install-deps.sh
+if [ "${CLANG:-1}" != 0 ]; then
+    CC=clang CXX=clang++ cmake -S . -B "$build_dir-clang" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    cmake --build "$build_dir-clang" -j "$(nproc)"
+    ctest --test-dir "$build_dir-clang" --output-on-failure -j 2 --timeout 900 -LE integration
+fi
 cmake -S . -B "$build_dir" -G Ninja
 cmake --build "$build_dir" -j "$(nproc)"
 exec ctest --test-dir "$build_dir" --output-on-failure -j 2 --timeout 900
