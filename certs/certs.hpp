@@ -112,12 +112,18 @@ inline constexpr auto leaf_backdate = std::chrono::hours(1);
 inline constexpr auto max_leaf_validity = std::chrono::days(397);
 inline constexpr std::size_t serial_bytes = 16;
 
-// Signs a leaf for `name` with the CA: SAN = the name (DNS or IP), EKU serverAuth, keyUsage
-// digitalSignature (+keyEncipherment for RSA keys), serial from `serial` (made positive),
-// AKI/SKI, notBefore = now - 1h, notAfter = min(now + 397 days, the CA's notAfter).
-// `leaf_key` is the leaf's own key (never pass the CA's). Fails if the CA has expired.
-result<x509_ptr> mint_leaf(const ca& issuer, const host_name& name, EVP_PKEY* leaf_key,
+// Signs a leaf for `names` with the CA: CN = the first name, SAN = all of them (DNS or IP),
+// EKU serverAuth, keyUsage digitalSignature (+keyEncipherment for RSA keys), serial from
+// `serial` (made positive), AKI/SKI, notBefore = now - 1h, notAfter = min(now + 397 days,
+// the CA's notAfter). `leaf_key` is the leaf's own key (never pass the CA's). Fails if the CA
+// has expired or `names` is empty.
+result<x509_ptr> mint_leaf(const ca& issuer, std::span<const host_name> names, EVP_PKEY* leaf_key,
                            time_point now, std::span<const std::uint8_t, serial_bytes> serial);
+inline result<x509_ptr> mint_leaf(const ca& issuer, const host_name& name, EVP_PKEY* leaf_key,
+                                  time_point now,
+                                  std::span<const std::uint8_t, serial_bytes> serial) {
+    return mint_leaf(issuer, std::span(&name, 1), leaf_key, now, serial);
+}
 
 // A TLS server context presenting `leaf` (with the CA cert in the chain, so that clients
 // that trust the CA can build the path): TLS 1.2 minimum, SSL_MODE_RELEASE_BUFFERS.
@@ -164,7 +170,8 @@ struct cache_options {
     std::function<void(SSL_CTX*)> configure; // optional: ALPN, keylog, session options
 };
 
-// One TLS server context per host name, minted on first use, kept in a bounded LRU.
+// One TLS server context per host name (or pair of names), minted on first use, kept in a
+// bounded LRU.
 //
 // Thread Safety: every member may be called from any thread. One mutex guards the map and
 // the LRU list; minting runs outside it. Concurrent get()s for one new name mint it once:
@@ -177,8 +184,10 @@ public:
     server_context_cache& operator=(const server_context_cache&) = delete;
 
     // `name` as the client asked for it (SNI, CONNECT host): parsed with parse_host_name,
-    // so an invalid name is an errc::invalid_name error and is never minted.
-    result<std::shared_ptr<SSL_CTX>> get(std::string_view name);
+    // so an invalid name is an errc::invalid_name error and is never minted. `also`, when
+    // not empty, is a second name the leaf carries (parsed alike): a reverse listener reached
+    // without SNI presents its target's name and the address the client dialled.
+    result<std::shared_ptr<SSL_CTX>> get(std::string_view name, std::string_view also = {});
 
     std::uint64_t minted() const; // successful mints since construction
     std::size_t size() const;     // contexts currently cached (including in-flight mints)

@@ -1,4 +1,4 @@
-// Minting a leaf certificate for one host name, signed by the CA.
+// Minting a leaf certificate for its host names, signed by the CA.
 #include "certs/openssl_util.hpp"
 
 #include <array>
@@ -22,11 +22,10 @@ bool set_subject(X509* cert, const host_name& name) {
                                       static_cast<int>(name.text.size()), -1, 0) == 1;
 }
 
-bool add_subject_alt_name(X509* cert, const host_name& name) {
-    GENERAL_NAMES* names = GENERAL_NAMES_new();
+bool add_general_name(GENERAL_NAMES* names, const host_name& name) {
     GENERAL_NAME* entry = GENERAL_NAME_new();
     ASN1_STRING* value = name.kind == name_kind::ip ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
-    bool ok = names != nullptr && entry != nullptr && value != nullptr;
+    bool ok = entry != nullptr && value != nullptr;
     if (ok) {
         ok = name.kind == name_kind::ip
                  ? ASN1_STRING_set(value, name.ip.data(), static_cast<int>(name.ip.size())) == 1
@@ -38,11 +37,22 @@ bool add_subject_alt_name(X509* cert, const host_name& name) {
             entry = nullptr;
         }
     }
-    const int critical = name.text.size() > max_common_name ? 1 : 0;
-    ok = ok && X509_add1_ext_i2d(cert, NID_subject_alt_name, names, critical, X509V3_ADD_DEFAULT) == 1;
     ASN1_STRING_free(value);
     GENERAL_NAME_free(entry);
-    GENERAL_NAMES_free(names);
+    return ok;
+}
+
+bool add_subject_alt_name(X509* cert, std::span<const host_name> names) {
+    GENERAL_NAMES* general_names = GENERAL_NAMES_new();
+    bool ok = general_names != nullptr;
+    for (const host_name& name : names) {
+        ok = ok && add_general_name(general_names, name);
+    }
+    // Critical when the subject is empty (see set_subject).
+    const int critical = names.front().text.size() > max_common_name ? 1 : 0;
+    ok = ok && X509_add1_ext_i2d(cert, NID_subject_alt_name, general_names, critical,
+                                 X509V3_ADD_DEFAULT) == 1;
+    GENERAL_NAMES_free(general_names);
     return ok;
 }
 
@@ -71,8 +81,12 @@ bool set_validity(X509* cert, X509* issuer, time_point now) {
 
 } // namespace
 
-result<x509_ptr> mint_leaf(const ca& issuer, const host_name& name, EVP_PKEY* leaf_key,
+result<x509_ptr> mint_leaf(const ca& issuer, std::span<const host_name> names, EVP_PKEY* leaf_key,
                            time_point now, std::span<const std::uint8_t, serial_bytes> serial) {
+    if (names.empty()) {
+        return error{errc::invalid_name, "a certificate needs a name"};
+    }
+    const host_name& name = names.front();
     if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(issuer.cert.get()),
                              std::chrono::system_clock::to_time_t(now)) <= 0) {
         return error{errc::ca_expired, "the CA certificate has expired"};
@@ -95,7 +109,7 @@ result<x509_ptr> mint_leaf(const ca& issuer, const host_name& name, EVP_PKEY* le
         X509_set_pubkey(cert, leaf_key) == 1 &&
         // RSA key exchange (TLS 1.2 RSA suites) encrypts to the key: keyEncipherment.
         (rsa ? detail::add_key_usage(cert, {0, 2}) : detail::add_key_usage(cert, {0})) &&
-        add_server_auth(cert) && add_subject_alt_name(cert, name) &&
+        add_server_auth(cert) && add_subject_alt_name(cert, names) &&
         detail::add_key_ids(cert, ca_key_id) && detail::sign(cert, issuer.key.get());
     if (!ok) {
         return openssl_error(errc::crypto, "minting a certificate for " + name.text);

@@ -41,14 +41,14 @@ struct server_context_cache::impl {
     std::unordered_map<std::string, entry> entries;
     std::uint64_t generations = 0;
 
-    context_result mint(const host_name& name) {
+    context_result mint(std::span<const host_name> names) {
         evp_pkey_ptr key = options.new_key();
         if (!key) {
             return error{errc::crypto, "no key for a new leaf certificate"};
         }
         std::array<std::uint8_t, serial_bytes> serial{};
         options.random(serial);
-        auto cert = mint_leaf(*issuer, name, key.get(), options.clock(), serial);
+        auto cert = mint_leaf(*issuer, names, key.get(), options.clock(), serial);
         if (auto* e = std::get_if<error>(&cert)) {
             return std::move(*e);
         }
@@ -95,27 +95,39 @@ server_context_cache::server_context_cache(std::shared_ptr<const ca> issuer, cac
 
 server_context_cache::~server_context_cache() = default;
 
-context_result server_context_cache::get(std::string_view requested) {
-    auto parsed = parse_host_name(requested);
-    if (auto* e = std::get_if<error>(&parsed)) {
-        return std::move(*e);
+context_result server_context_cache::get(std::string_view requested, std::string_view also) {
+    std::array<host_name, 2> names;
+    std::size_t count = 0;
+    for (const std::string_view n : {requested, also}) {
+        if (count == 1 && n.empty()) {
+            break;
+        }
+        auto parsed = parse_host_name(n);
+        if (auto* e = std::get_if<error>(&parsed)) {
+            return std::move(*e);
+        }
+        names[count++] = std::move(std::get<host_name>(parsed));
     }
-    const host_name& name = std::get<host_name>(parsed);
+    if (count == 2 && names[1].text == names[0].text) {
+        count = 1;
+    }
+    // The canonical names, space-separated (no name has a space).
+    const std::string key = count == 1 ? names[0].text : names[0].text + ' ' + names[1].text;
     std::promise<context_result> promise;
     std::shared_future<context_result> context;
     bool ours = false;
     std::uint64_t generation = 0;
     {
         const std::lock_guard lock(impl_->mutex);
-        const auto it = impl_->entries.find(name.text);
+        const auto it = impl_->entries.find(key);
         if (it != impl_->entries.end()) {
             impl_->lru.splice(impl_->lru.begin(), impl_->lru, it->second.lru_position);
             context = it->second.context;
         } else {
             context = promise.get_future().share();
-            impl_->lru.push_front(name.text);
+            impl_->lru.push_front(key);
             generation = ++impl_->generations;
-            impl_->entries.emplace(name.text,
+            impl_->entries.emplace(key,
                                    impl::entry{context, impl_->lru.begin(), generation});
             impl_->evict_beyond_capacity();
             ours = true;
@@ -124,10 +136,10 @@ context_result server_context_cache::get(std::string_view requested) {
     if (!ours) {
         return context.get(); // a hit, or another caller's mint in flight
     }
-    context_result minted = impl_->mint(name);
+    context_result minted = impl_->mint(std::span(names.data(), count));
     promise.set_value(minted);
     if (std::holds_alternative<error>(minted)) {
-        impl_->forget_failed(name.text, generation);
+        impl_->forget_failed(key, generation);
     }
     return minted;
 }

@@ -133,8 +133,9 @@ int run_proxy(const conf::run_options& options) {
     install_keylog(upstream->context(), keylog);
 
     services svc{options, counters, *upstream, capture, access, {}, {}, {}};
-    svc.leaf_for = [&](const std::string& name, std::string& why) -> std::shared_ptr<SSL_CTX> {
-        auto got = leaves.get(name);
+    svc.leaf_for = [&](const std::string& name, const std::string& also,
+                       std::string& why) -> std::shared_ptr<SSL_CTX> {
+        auto got = leaves.get(name, also);
         counters.certs_minted_total.store(leaves.minted(), std::memory_order_relaxed);
         if (auto* e = std::get_if<certs::error>(&got)) {
             why = e->message;

@@ -27,9 +27,12 @@ struct services {
     upstream_tls& upstream;
     tap& capture;
     access_log& access;
-    // The server context for a name (DNS or IP literal), minted on first use; nullptr and a
-    // reason when the name cannot be certified. Thread-safe.
-    std::function<std::shared_ptr<SSL_CTX>(const std::string& name, std::string& error)> leaf_for;
+    // The server context for a name (DNS or IP literal) and, when `also` is not empty, a
+    // second one the leaf carries too; minted on first use; nullptr and a reason when a name
+    // cannot be certified. Thread-safe.
+    std::function<std::shared_ptr<SSL_CTX>(const std::string& name, const std::string& also,
+                                           std::string& error)>
+        leaf_for;
     // Remembers an upstream endpoint so that diag can tell our outbound TIME_WAIT apart.
     std::function<void(const sockaddr* address, std::size_t length)> note_upstream;
     // Where our own listeners are bound ("address", port), filled before the first accept:

@@ -20,11 +20,16 @@ namespace {
 using namespace net::experimental::awaitable_operators;
 using steady = std::chrono::steady_clock;
 
-bool allowed(const services& svc, const tcp::endpoint& peer) {
-    auto address = peer.address();
+// An IPv4 peer of a dual-stack listener appears as ::ffff:a.b.c.d; this is a.b.c.d.
+net::ip::address unmapped(const net::ip::address& address) {
     if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+        return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
     }
+    return address;
+}
+
+bool allowed(const services& svc, const tcp::endpoint& peer) {
+    const auto address = unmapped(peer.address());
     for (const auto& range : svc.options.allow) {
         if (address.is_v4()) {
             const auto bytes = address.to_v4().to_bytes();
@@ -123,11 +128,25 @@ net::awaitable<void> relay_passthrough(services& svc, worker& w, tcp::socket& cl
               idle_watchdog(last, svc.options.timeout.idle));
 }
 
+// The address a client dialled, as a certificate can name it: "" for an IPv6 address with a
+// zone, which no certificate carries.
+std::string dialled_address(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    const auto local = socket.local_endpoint(ec);
+    if (ec || (local.address().is_v6() && local.address().to_v6().scope_id() != 0)) {
+        return {};
+    }
+    return unmapped(local.address()).to_string();
+}
+
 // What a TLS connection's ClientHello decided.
 struct tls_route {
     enum class action { close, passthrough, intercept };
     action what = action::close;
     std::string name; // the leaf's name, when intercepting
+    // A second name for the leaf: on a reverse listener, a client that sent no SNI dialled an
+    // address (RFC 6066 has no SNI for addresses), and it checks the leaf against that.
+    std::string also;
     upstream_target target;
 };
 
@@ -160,6 +179,7 @@ net::awaitable<tls_route> route_tls(services& svc, tcp::socket& socket,
         route.name = *info.server_name;
     } else if (default_name) {
         route.name = *default_name;
+        route.also = dialled_address(socket);
     } else {
         // RFC 6066 §3: without a name there is no certificate to present.
         diag::add(svc.counters.tls_no_sni_total);
@@ -177,14 +197,15 @@ net::awaitable<tls_route> route_tls(services& svc, tcp::socket& socket,
     co_return route;
 }
 
-// The TLS handshake with the client, presenting a leaf for `name` minted by our CA. Returns
-// the client leg ready for the relay to `target`, or nothing (logged and counted).
+// The TLS handshake with the client, presenting a leaf for the route's names minted by our
+// CA. Returns the client leg ready for the relay to the route's target, or nothing (logged
+// and counted).
 net::awaitable<std::optional<client_leg>> accept_tls(services& svc, tcp::socket socket,
-                                                     const std::string& name,
-                                                     const upstream_target& target,
-                                                     std::uint64_t id, conf::listen_mode mode) {
+                                                     const tls_route& route, std::uint64_t id,
+                                                     conf::listen_mode mode) {
+    const std::string& name = route.name;
     std::string why;
-    auto leaf = svc.leaf_for(name, why);
+    auto leaf = svc.leaf_for(name, route.also, why);
     if (!leaf) {
         diag::add(svc.counters.tls_handshake_errors_total);
         spdlog::info("conn {}: no certificate for '{}': {}", id, name, why);
@@ -194,7 +215,7 @@ net::awaitable<std::optional<client_leg>> accept_tls(services& svc, tcp::socket 
     client.id = id;
     client.peer = socket.remote_endpoint();
     client.mode = mode;
-    client.fixed_target = target;
+    client.fixed_target = route.target;
     auto tls = std::make_unique<tls_stream>(std::move(socket), leaf.get());
     tls->expires_after(svc.options.timeout.tls_handshake);
     if (const auto ec = co_await tls->handshake(true)) {
@@ -225,7 +246,7 @@ net::awaitable<void> serve_tls(services& svc, worker& w, tcp::socket socket,
         break;
     }
     std::optional<client_leg> client =
-        co_await accept_tls(svc, std::move(socket), route.name, route.target, id, mode);
+        co_await accept_tls(svc, std::move(socket), route, id, mode);
     if (client) {
         co_await relay_http(svc, w.pool, *client);
     }

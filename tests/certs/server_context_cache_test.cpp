@@ -2,6 +2,8 @@
 
 #include "tests/certs/test_util.hpp"
 
+#include <openssl/x509v3.h>
+
 #include <atomic>
 #include <latch>
 #include <thread>
@@ -63,6 +65,38 @@ TEST_CASE("handshake: fails against a different CA, and for a name the leaf does
         handshake(ip_ctx.get(), issuer->cert.get(), must(parse_host_name("10.1.2.4")));
     CHECK_FALSE(wrong_ip.ok);
     CHECK(wrong_ip.verify_result == X509_V_ERR_IP_ADDRESS_MISMATCH);
+}
+
+TEST_CASE("a leaf with a second name: clients checking either name accept it, others do not") {
+    auto issuer = std::make_shared<const ca>(make_ca());
+    server_context_cache cache(issuer, options_for_test(8));
+    const auto both = must(cache.get("origin.example", "127.0.0.1"));
+    for (const char* name : {"origin.example", "127.0.0.1"}) {
+        CAPTURE(name);
+        const handshake_result hs =
+            handshake(both.get(), issuer->cert.get(), must(parse_host_name(name)));
+        CHECK(hs.ok);
+        CHECK(hs.verify_result == X509_V_OK);
+    }
+    const handshake_result other =
+        handshake(both.get(), issuer->cert.get(), must(parse_host_name("127.0.0.2")));
+    CHECK_FALSE(other.ok);
+    CHECK(other.verify_result == X509_V_ERR_IP_ADDRESS_MISMATCH);
+
+    // The pair is a cache entry of its own, found again in either spelling of its names; the
+    // single name is another; a second name equal to the first is no second name.
+    CHECK(must(cache.get("ORIGIN.example.", "127.0.0.1")) == both);
+    const auto single = must(cache.get("origin.example"));
+    CHECK(single != both);
+    CHECK(must(cache.get("origin.example", "origin.example")) == single);
+    CHECK(cache.minted() == 2);
+    CHECK(X509_check_ip_asc(leaf_of(single), "127.0.0.1", 0) != 1);
+
+    // A bad second name is refused like a bad first one, and nothing is minted.
+    const auto bad = cache.get("origin.example", "fe80::1%eth0");
+    REQUIRE(std::holds_alternative<error>(bad));
+    CHECK(std::get<error>(bad).code == errc::invalid_name);
+    CHECK(cache.minted() == 2);
 }
 
 TEST_CASE("cache: contexts have TLS 1.2 minimum, released buffers, the CA in the chain, and configure ran") {

@@ -76,8 +76,17 @@ class Certificates(scenario.AliveTestCase):
             with self.subTest(mode=mode):
                 self.assert_minted_by_hoplens(self.leaf_of(mode, O.OTHER_HOST), O.OTHER_HOST)
 
-    def test_reverse_without_sni_uses_the_target_name(self):
+    def test_reverse_without_sni_names_the_target_and_the_dialled_address(self):
+        addr, _ = S.listener("reverse")
         self.assert_minted_by_hoplens(self.leaf_of("reverse", sni=False), O.ORIGIN_HOST)
+        self.assert_minted_by_hoplens(self.leaf_of("reverse", sni=False), addr, ip=True)
+
+    def test_curl_to_a_reverse_listener_by_address_verifies(self):
+        # An IP URL sends no SNI; curl checks the leaf against the address.
+        addr, port = S.listener("reverse")
+        r = client.curl(f"https://{addr}:{port}/files/small", ["--cacert", S.ca])
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(r.bodies[0], O.SMALL_BODY.encode())
 
     def test_explicit_connect_to_an_ip_gets_an_ip_san(self):
         addr, port = S.listener("explicit")
