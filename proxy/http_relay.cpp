@@ -39,6 +39,46 @@ struct relay_state {
     std::string response_head;
 };
 
+// Sends the request head (st.head_out) to `target` on a pooled connection if `allow_reuse`,
+// else on a new one. An origin may close a pooled connection at any moment (keep-alive
+// timeout): a failed write there is retried once on a new connection, before any body byte
+// was sent.
+net::awaitable<std::optional<upstream_failure>> send_request_head(upstream_pool& pool,
+                                                                  relay_state& st,
+                                                                  const upstream_target& target,
+                                                                  bool allow_reuse) {
+    auto& up = st.up;
+    for (int attempt = 0;; ++attempt) {
+        if (up && st.up_target != target) {
+            pool.release(st.up_target, std::move(*up));
+            up.reset();
+        }
+        if (!up) {
+            auto got = co_await pool.acquire(target, allow_reuse && attempt == 0);
+            if (auto* failure = std::get_if<upstream_failure>(&got)) {
+                co_return std::move(*failure);
+            }
+            up = std::move(std::get<upstream_connection>(got));
+            st.up_target = target;
+            st.tapped.attach(*up, st.up_target);
+            up->timings = upstream_timings{}; // later exchanges on it open nothing
+        } else if (attempt == 0) {
+            st.tapped.attach(*up, st.up_target); // kept from the previous exchange
+        }
+        const error_code ec =
+            co_await st.forward(*up->stream, st.head_out, flow::client_to_server);
+        if (!ec) {
+            co_return std::nullopt;
+        }
+        const bool retry = up->reused && attempt == 0;
+        up.reset();
+        if (!retry) {
+            co_return upstream_failure{502, "upstream " + target.key() +
+                                                " closed the connection: " + ec.message()};
+        }
+    }
+}
+
 // One request and its response. nullopt: the connection goes on to its next request.
 net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_pool& pool,
                                                         client_leg& client, relay_state& st) {
@@ -112,43 +152,10 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
 
     std::uint64_t request_bytes = 0;
     steady::time_point sent_at;
-    // Sends the head on a pooled connection if `allow_reuse`, else on a new one. An origin
-    // may close a pooled connection at any moment (keep-alive timeout): a failed write
-    // there is retried once on a new connection, before any body byte was sent.
-    auto send_head = [&](bool allow_reuse) -> net::awaitable<std::optional<upstream_failure>> {
-        for (int attempt = 0;; ++attempt) {
-            if (up && up_target != where->target) {
-                pool.release(up_target, std::move(*up));
-                up.reset();
-            }
-            if (!up) {
-                auto got = co_await pool.acquire(where->target, allow_reuse && attempt == 0);
-                if (auto* failure = std::get_if<upstream_failure>(&got)) {
-                    co_return std::move(*failure);
-                }
-                up = std::move(std::get<upstream_connection>(got));
-                up_target = where->target;
-                tapped.attach(*up, up_target);
-                up->timings = upstream_timings{}; // later exchanges on it open nothing
-            } else if (attempt == 0) {
-                tapped.attach(*up, up_target); // kept from the previous exchange
-            }
-            const error_code ec = co_await forward(*up->stream, head_out, flow::client_to_server);
-            if (!ec) {
-                co_return std::nullopt;
-            }
-            const bool retry = up->reused && attempt == 0;
-            up.reset();
-            if (!retry) {
-                co_return upstream_failure{502, "upstream " + where->target.key() +
-                                                    " closed the connection: " + ec.message()};
-            }
-        }
-    };
     // The whole request left with its head: it can be sent again if a pooled connection
     // turns out to have been closed by the origin before it answered (RFC 9112 §9.3.1).
     const bool resendable = request.complete();
-    if (auto failure = co_await send_head(true)) {
+    if (auto failure = co_await send_request_head(pool, st, where->target, true)) {
         diag::add(svc.counters.upstream_errors_total);
         co_return co_await fail(failure->status, failure->reason);
     }
@@ -187,7 +194,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
         outcome = co_await read_head(*up->stream, ubuf, response, opt.timeout.upstream_response);
         if (outcome == head_outcome::closed_before_any_byte && up->reused && resendable) {
             up.reset();
-            if (auto failure = co_await send_head(false)) {
+            if (auto failure = co_await send_request_head(pool, st, where->target, false)) {
                 diag::add(svc.counters.upstream_errors_total);
                 co_return co_await fail(failure->status, failure->reason);
             }
