@@ -14,6 +14,7 @@
 #include "proxy/tap.hpp"
 #include "proxy/upstream.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <malloc.h>
@@ -68,6 +69,10 @@ int run_proxy(const conf::run_options& options) {
     // base64 text) a fresh mmap whose pages fault in on first touch, for every exchange.
     // From the heap they are reused: capture-on bulk went from ~23 to ~30 exchanges per CPU-s.
     mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    // Diagnostics go to stderr, the startup lines included: stdout is for data
+    // (`--access-log -`), so that a pipe of the access log carries nothing else.
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
     if (auto level = log_level(options.log_level)) {
         spdlog::set_level(*level);
     }
@@ -80,7 +85,7 @@ int run_proxy(const conf::run_options& options) {
     for (const auto& w : ca.warnings) {
         spdlog::warn("{}", w);
     }
-    std::cout << "hoplens: CA certificate " << ca.files.cert.string()
+    std::cerr << "hoplens: CA certificate " << ca.files.cert.string()
               << (ca.created ? " (created now: trust it once in your clients)" : "") << std::endl;
     if (options.insecure_upstream) {
         spdlog::warn("--insecure-upstream: upstream certificates are NOT verified");
@@ -174,11 +179,11 @@ int run_proxy(const conf::run_options& options) {
             std::cerr << "hoplens: --diag: " << e.what() << "\n";
             return 1;
         }
-        std::cout << "hoplens: diagnostics on http://" << authority_text(host_port{dopt.bind.address, diag_server->port()})
+        std::cerr << "hoplens: diagnostics on http://" << authority_text(host_port{dopt.bind.address, diag_server->port()})
                   << "/" << std::endl;
     }
     for (const auto& l : options.listens) {
-        std::cout << "hoplens: listening " << l.text << std::endl;
+        std::cerr << "hoplens: listening " << l.text << std::endl;
     }
 
     accepting.run_until_signal([&] {

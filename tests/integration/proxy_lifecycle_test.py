@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """SIGTERM stops accepting, drains the exchange in flight and exits 0; SIGINT exits 0;
---access-log - prints one line per exchange (issue 4 §4)."""
+--access-log - prints one line per exchange on stdout, and nothing else goes there (issue 4 §4)."""
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,8 +90,17 @@ class AccessLog(unittest.TestCase):
             self.assertEqual([t["http_code"] for t in r.transfers], [200, 200, 200], r.describe())
             r = client.curl(ORIGIN.url(f"/nope?{marks[3]}"), proxy)
             self.assertEqual(r.status, 404, r.describe())
+            # A malformed request makes a log line; it goes to stderr, not into the access log.
+            with socket.create_connection(("127.0.0.1", h.port["http"]), timeout=5) as s:
+                s.sendall(b"GARBAGE\r\n\r\n")
+                self.assertIn(b" 400 ", s.recv(4096))
             h.stop()
             lines = h.proc.stdout().splitlines()
+            access_line = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \S+ [A-Z]+ \S+ \d{3} \d+ \d+ \d+\.\d$")
+            self.assertEqual([l for l in lines if l.strip() and not access_line.match(l)], [],
+                             "stdout should carry the access log alone")
+            self.assertIn("malformed request", h.proc.stderr())
+            self.assertIn("hoplens: listening", h.proc.stderr())
             for mark, status in zip(marks, ("200", "200", "200", "404")):
                 mine = [l for l in lines if mark in l]
                 self.assertEqual(len(mine), 1, f"want one access-log line for {mark}; stdout:\n" + "\n".join(lines[-20:]))
