@@ -58,11 +58,16 @@ class output_file {
         }
         struct stat st {};
         size_ = ::fstat(fd_, &st) == 0 ? std::uint64_t(st.st_size) : 0;
+        allocated_ = size_;
+        preallocating_ = !append_mode_;
         logged_ = false;
     }
 
     void close() {
         if (fd_ >= 0) {
+            if (allocated_ > size_) {
+                (void)!::ftruncate(fd_, off_t(size_)); // gives back the blocks not written
+            }
             ::close(fd_);
             fd_ = -1;
         }
@@ -86,6 +91,7 @@ class output_file {
             }
         }
         const std::uint64_t at = offset == npos ? size_ : offset;
+        preallocate(at + total);
         std::uint64_t done = 0;
         std::size_t first = 0;
         while (first < iov.size()) {
@@ -99,6 +105,7 @@ class output_file {
                 const int err = n < 0 ? errno : ENOSPC;
                 if (!append_mode_) {
                     (void)!::ftruncate(fd_, off_t(size_));
+                    allocated_ = size_;
                     if (!restore.empty()) {
                         (void)!::pwrite(fd_, restore.data(), restore.size(), off_t(restore_offset));
                     }
@@ -129,6 +136,24 @@ class output_file {
     static constexpr std::uint64_t npos = ~std::uint64_t{0};
 
   private:
+    // The blocks of a growing file are allocated ahead of the data, prealloc_bytes at a time
+    // (FALLOC_FL_KEEP_SIZE: the size still says what was written). ext4 then maps each
+    // written page to a block it has already instead of reserving one per page: writing
+    // 2 GiB in 256 KiB pieces took 0.51-0.57 s of system time instead of 0.63-0.97 here.
+    // Best effort: where fallocate is refused (a filesystem without it, a disk too full for a
+    // whole step) the file is written as before; close() gives back what was not used.
+    void preallocate(std::uint64_t end) {
+        if (!preallocating_ || end <= allocated_) {
+            return;
+        }
+        const std::uint64_t to = (end + prealloc_bytes - 1) / prealloc_bytes * prealloc_bytes;
+        if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, off_t(allocated_), off_t(to - allocated_)) != 0) {
+            preallocating_ = false;
+            return;
+        }
+        allocated_ = to;
+    }
+
     void fail(const char* what) {
         diag::add(counters_.capture_write_errors_total);
         if (!logged_) { // once per file until it is reopened: a full disk fails every write
@@ -145,6 +170,10 @@ class output_file {
     bool broken_ = false;
     bool logged_ = false;
     std::uint64_t size_ = 0;
+    std::uint64_t allocated_ = 0; // blocks allocated up to here (>= size_ while preallocating)
+    bool preallocating_ = false;
+
+    static constexpr std::uint64_t prealloc_bytes = 16 * 1024 * 1024;
 };
 
 } // namespace hoplens::proxy

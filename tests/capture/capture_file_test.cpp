@@ -1,0 +1,85 @@
+// proxy/capture_file.hpp's output_file on a real file in the temp directory: a growing
+// capture file has its blocks allocated ahead of the data (the size still says what was
+// written), and closing it gives back the blocks it did not use.
+#include "proxy/capture_file.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct temp_file {
+    fs::path path = fs::temp_directory_path() /
+                    ("hoplens-capture-file-" + std::to_string(::getpid()) + ".pcapng");
+    ~temp_file() {
+        fs::remove(path);
+    }
+};
+
+struct file_stat {
+    std::uint64_t size;
+    std::uint64_t allocated; // bytes of blocks
+};
+
+file_stat stat_of(const fs::path& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return {std::uint64_t(st.st_size), std::uint64_t(st.st_blocks) * 512};
+}
+
+// Whether the temp directory's filesystem takes FALLOC_FL_KEEP_SIZE at all.
+bool can_preallocate(const fs::path& dir) {
+    const fs::path probe = dir / ("hoplens-falloc-probe-" + std::to_string(::getpid()));
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const bool ok = fd >= 0 && ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+    if (fd >= 0) {
+        ::close(fd);
+    }
+    fs::remove(probe);
+    return ok;
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+} // namespace
+
+TEST_CASE("a growing capture file is allocated ahead of its data; close gives back the rest") {
+    temp_file t;
+    if (!can_preallocate(t.path.parent_path())) {
+        MESSAGE("the temp directory's filesystem refuses fallocate: nothing to check");
+        return;
+    }
+    hoplens::diag::proxy_counters counters;
+    hoplens::proxy::output_file f(t.path, false, counters);
+    f.open();
+    const std::string block(100 * 1024, 'x');
+    f.write(block);
+    auto s = stat_of(t.path);
+    CHECK(s.size == block.size());
+    CHECK(s.allocated >= 16 * 1024 * 1024);
+
+    f.write(block, 50); // a positioned rewrite inside the file grows nothing
+    f.write(block);
+    CHECK(stat_of(t.path).size == 50 + 2 * block.size());
+
+    f.close();
+    s = stat_of(t.path);
+    CHECK(s.size == 50 + 2 * block.size());
+    CHECK(s.allocated < 1024 * 1024);
+    CHECK(slurp(t.path) == std::string(50, 'x') + block + block);
+    CHECK(hoplens::diag::read(counters.capture_write_errors_total) == 0);
+}
