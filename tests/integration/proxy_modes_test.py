@@ -88,6 +88,17 @@ class Certificates(scenario.AliveTestCase):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(r.bodies[0], O.SMALL_BODY.encode())
 
+    def test_reverse_listener_on_ipv6_names_the_dialled_address(self):
+        o = S.origin
+        h = hoplens.Hoplens({"reverse": f"reverse:https://{O.ORIGIN_HOST}:{o.tls_port}"}, addr="::1",
+                            name="modes-v6", args=["--upstream-ca", o.ca_cert, *o.maps()])
+        try:
+            r = client.curl(f"https://[::1]:{h.port['reverse']}/files/small", ["--cacert", h.ca_pem])
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(r.bodies[0], O.SMALL_BODY.encode())
+        finally:
+            h.cleanup()
+
     def test_explicit_connect_to_an_ip_gets_an_ip_san(self):
         addr, port = S.listener("explicit")
         with client.RawConn(addr, port, "connect", sni=None, cafile=None,
