@@ -136,7 +136,12 @@ tls_stream::~tls_stream() {
 net::awaitable<std::tuple<error_code, std::size_t>> tls_stream::drive(op what, void* data,
                                                                      std::size_t size) {
     for (;;) {
-        ERR_clear_error();
+        // SSL_get_error needs an empty error queue. Clearing one walks all its slots (~1% of
+        // a keep-alive request's CPU, perf); peeking only looks at its ends, and it is empty
+        // nearly always.
+        if (ERR_peek_error() != 0) {
+            ERR_clear_error();
+        }
         std::size_t done = 0;
         int rc = 0;
         switch (what) {
@@ -195,7 +200,7 @@ net::awaitable<std::tuple<error_code, std::size_t>> tls_stream::read_some(net::m
     auto [ec, n] = co_await drive(op::read, b.data(), b.size());
     // SSL_read returns one record; take the others that the same recv() brought in now, so
     // that the relay forwards them with one write. A failure here (a partial record, an
-    // error) is left for the next call to report: drive() clears the error queue before it
+    // error) is left for the next call to report: drive() empties the error queue before it
     // calls OpenSSL and reads SSL_get_error, so this loop needs no clearing of its own.
     auto* data = static_cast<char*>(b.data());
     while (!ec && n < b.size() && SSL_has_pending(ssl_) == 1) {
