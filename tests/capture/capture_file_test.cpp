@@ -3,12 +3,12 @@
 // written), and closing it gives back the blocks it did not use.
 #include "proxy/capture_file.hpp"
 
+#include "capture_test_util.hpp"
+
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using hoplens::capture::test::slurp;
 
 struct temp_file {
     fs::path path = fs::temp_directory_path() /
@@ -46,13 +47,6 @@ bool can_preallocate(const fs::path& dir) {
     }
     fs::remove(probe);
     return ok;
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 } // namespace

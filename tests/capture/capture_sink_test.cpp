@@ -7,8 +7,6 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +16,7 @@ namespace {
 using capture::direction;
 using capture::test::as_bytes;
 using capture::test::at_ms;
+using capture::test::slurp;
 using capture::test::conn;
 namespace fs = std::filesystem;
 
@@ -35,13 +34,6 @@ struct temp_dir {
         return n;
     }
 };
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 void one_exchange(capture_sink& sink, capture::conn_id id, std::string_view path = "/") {
     sink.opened(conn(id));

@@ -1,6 +1,7 @@
 #pragma once
-// Helpers shared by the capture tests: byte spans from string literals, a fake clock, and a
-// HAR "file" in memory that applies the recorder's writes and parses the JSON after each one.
+// Helpers shared by the capture tests: byte spans from string literals, a fake clock, a file's
+// bytes, and a HAR "file" in memory that applies the recorder's writes and parses the JSON
+// after each one.
 
 #include "capture/capture.hpp"
 
@@ -8,7 +9,10 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <span>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -16,6 +20,14 @@ namespace hoplens::capture::test {
 
 inline std::span<const std::byte> as_bytes(std::string_view s) {
     return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+// The whole file (empty if it cannot be read).
+inline std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
 }
 
 // 2024-05-01T12:00:00Z plus `ms` milliseconds.
