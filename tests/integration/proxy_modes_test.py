@@ -212,6 +212,31 @@ class ConnectionReuse(scenario.AliveTestCase):
                                 + "\n".join(lines))
 
 
+class Resumption(scenario.AliveTestCase):
+    def s_client(self, session_arg, session_file):
+        addr, port = S.listener("sni")
+        request = f"GET /files/small HTTP/1.1\r\nHost: {O.ORIGIN_HOST}\r\nConnection: close\r\n\r\n"
+        r = procs.run(["openssl", "s_client", "-connect", f"{addr}:{port}", "-servername", O.ORIGIN_HOST,
+                       "-CAfile", S.ca, "-verify_return_error", "-msg", "-ign_eof", session_arg, session_file],
+                      input_bytes=request.encode(), timeout=30.0)
+        out = r.stdout.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, out + r.stderr.decode(errors="replace"))
+        self.assertIn(O.SMALL_BODY.strip(), out)
+        return out
+
+    def test_a_client_resumes_with_the_one_ticket_it_got(self):
+        # One TLS 1.3 ticket per connection (OpenSSL sends two by default; the second cost ~10%
+        # of the full-handshake rate, and a client resumes with one), and it resumes.
+        with tempfile.TemporaryDirectory(prefix="hoplens-sess-") as d:
+            session = os.path.join(d, "session.pem")
+            first = self.s_client("-sess_out", session)
+            tickets = [l for l in first.splitlines() if l.startswith("<<<") and "NewSessionTicket" in l]
+            self.assertEqual(len(tickets), 1, "\n".join(tickets))
+            self.assertIn("New, TLSv1.3", first)
+            second = self.s_client("-sess_in", session)
+            self.assertIn("Reused, TLSv1.3", second)
+
+
 class Ipv6(scenario.AliveTestCase):
     def test_explicit_on_ipv6_loopback(self):
         try:
