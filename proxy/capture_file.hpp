@@ -60,6 +60,8 @@ class output_file {
         size_ = ::fstat(fd_, &st) == 0 ? std::uint64_t(st.st_size) : 0;
         allocated_ = size_;
         preallocating_ = !append_mode_;
+        written_back_ = size_ / write_behind_step * write_behind_step;
+        dropped_to_ = 0;
         logged_ = false;
     }
 
@@ -125,6 +127,7 @@ class output_file {
             }
         }
         size_ = std::max(size_, at + total);
+        write_behind();
     }
 
     void write(std::string_view bytes, std::uint64_t offset = npos, std::string_view restore = {},
@@ -154,6 +157,33 @@ class output_file {
         allocated_ = to;
     }
 
+    // A capture streams through the page cache: each full step of the file is sent to the disk
+    // as soon as it is written, and the steps written `write_behind_lag` steps ago, by now
+    // clean, leave the cache. Left to itself the kernel keeps every page of a growing capture
+    // (gigabytes, evicting the jump host's own cache) and takes a fresh page for each new one;
+    // on a VM whose balloon hands freed guest pages back to the host, each fresh page is then
+    // faulted in again by the host inside the copy. Reused pages made writing 2 GiB in 256 KiB
+    // pieces cost 0.8 s of system time instead of 2.2 (bench/capture_write.py).
+    // Nothing here waits for the disk: a step still being written stays cached (the kernel
+    // reclaims it as usual), and a disk slower than the capture is absorbed by the page cache
+    // as before.
+    void write_behind() {
+        const std::uint64_t full = size_ / write_behind_step * write_behind_step;
+        if (full <= written_back_) {
+            return;
+        }
+        (void)::sync_file_range(fd_, off_t(written_back_), off_t(full - written_back_),
+                                SYNC_FILE_RANGE_WRITE);
+        written_back_ = full;
+        const std::uint64_t lag = write_behind_lag * write_behind_step;
+        if (full > lag) { // steps are offered more than once: one still busy may be clean later
+            const std::uint64_t to = full - lag;
+            const std::uint64_t from = dropped_to_ > lag ? dropped_to_ - lag : 0;
+            (void)::posix_fadvise(fd_, off_t(from), off_t(to - from), POSIX_FADV_DONTNEED);
+            dropped_to_ = to;
+        }
+    }
+
     void fail(const char* what) {
         diag::add(counters_.capture_write_errors_total);
         if (!logged_) { // once per file until it is reopened: a full disk fails every write
@@ -172,8 +202,12 @@ class output_file {
     std::uint64_t size_ = 0;
     std::uint64_t allocated_ = 0; // blocks allocated up to here (>= size_ while preallocating)
     bool preallocating_ = false;
+    std::uint64_t written_back_ = 0; // sent to the disk up to here (a multiple of the step)
+    std::uint64_t dropped_to_ = 0;   // offered to leave the page cache up to here
 
     static constexpr std::uint64_t prealloc_bytes = 16 * 1024 * 1024;
+    static constexpr std::uint64_t write_behind_step = 8 * 1024 * 1024;
+    static constexpr std::uint64_t write_behind_lag = 2; // steps
 };
 
 } // namespace hoplens::proxy
