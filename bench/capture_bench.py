@@ -14,8 +14,10 @@ capture_dropped_total is read from /metrics, since a capture that keeps up by dr
 would not be a fair "on".
 
 Env knobs: DURATION (s per run, 5), REPEAT (3), SMALL_CONNS (16), BULK_CONNS (4),
-PROXY_CPU (0), CLIENT_CPU (1), HOPLENS_BIN, CAPTURE_DIR (where the files go), JSON (a file
-for the raw results). Needs nginx, wrk, taskset.
+PROXY_CPU (0), CLIENT_CPU (1), HOPLENS_BIN, HOPLENS_BASE_BIN (a third subject, "base-on":
+that build with captures on, interleaved with the others, to A/B a change to the capture
+path), CAPTURE_DIR (where the files go), JSON (a file for the raw results). Needs nginx,
+wrk, taskset.
 """
 import json
 import os
@@ -66,7 +68,7 @@ def metrics(port):
 
 
 class Subject:
-    def __init__(self, name, origin, capture_dir):
+    def __init__(self, name, origin, capture_dir, binary=None):
         self.name = name
         self.capture_dir = capture_dir
         self.diag_port = procs.free_port()
@@ -75,7 +77,8 @@ class Subject:
             os.makedirs(capture_dir, exist_ok=True)
             args += ["--har", self.path("har"), "--pcapng", self.path("pcapng")]
         self.proxy = hoplens.Hoplens({"r": f"reverse:https://{O.ORIGIN_HOST}:{origin.tls_port}"},
-                                     args=args, name=f"bench-{name}", diag=f"127.0.0.1:{self.diag_port}")
+                                     args=args, name=f"bench-{name}", diag=f"127.0.0.1:{self.diag_port}",
+                                     binary=binary)
         pin(self.proxy.proc.pid, PROXY_CPU)
         self.port = self.proxy.port["r"]
 
@@ -126,13 +129,17 @@ def main():
     try:
         pin(origin.nginx.pid, CLIENT_CPU)
         subjects = {"off": Subject("off", origin, None), "on": Subject("on", origin, capture_dir)}
+        if os.environ.get("HOPLENS_BASE_BIN"):
+            subjects["base-on"] = Subject("base-on", origin, os.path.join(capture_dir, "base"),
+                                          binary=os.environ["HOPLENS_BASE_BIN"])
         log(f"machine: {machine()}; hoplens {env.hoplens_bin()}")
         for load, (path, conns, body) in LOADS.items():
             for s in subjects.values():  # warm: leaves minted, upstreams pooled, files cached
                 wrk(s.port, path, conns, duration=1)
                 s.empty_files()
             for rnd in range(REPEAT):
-                for name in ("off", "on") if rnd % 2 == 0 else ("on", "off"):
+                names = list(subjects)
+                for name in names[rnd % len(names):] + names[:rnd % len(names)]:
                     s = subjects[name]
                     cpu0 = cpu_seconds(s.proxy.proc.pid)
                     rps, errors = wrk(s.port, path, conns)
@@ -141,7 +148,7 @@ def main():
                     results.append({"load": load, "subject": name, "round": rnd, "rps": rps,
                                     "mbps": rps * body / 1e6, "cpu_s": cpu, "errors": errors,
                                     "written": written})
-                    log(f"{load:16} {name:3} round {rnd}: {rps:10.1f} req/s {rps * body / 1e6:9.1f} MB/s "
+                    log(f"{load:16} {name:7} round {rnd}: {rps:10.1f} req/s {rps * body / 1e6:9.1f} MB/s "
                         f"cpu {cpu:5.2f} s {errors} {written or ''}")
         dropped = metrics(subjects["on"].diag_port).get("hoplens_capture_dropped_total", float("nan"))
         write_errors = metrics(subjects["on"].diag_port).get("hoplens_capture_write_errors_total", float("nan"))
@@ -157,9 +164,10 @@ def main():
     print(f"| load | captures | req/s | MB/s | proxy CPU s/run | req per proxy CPU s |")
     print(f"|---|---|---|---|---|---|")
     ratios, cpu_ratios, paired = {}, {}, {}  # paired: the median of the rounds' own on/off
+    ab = {}  # load: (on / base-on of the medians, paired)
     for load in LOADS:
         med, med_per_cpu = {}, {}
-        for name in ("off", "on"):
+        for name in subjects:
             rs = [r for r in results if r["load"] == load and r["subject"] == name]
             rps = statistics.median(r["rps"] for r in rs)
             cpu = statistics.median(r["cpu_s"] for r in rs)
@@ -173,6 +181,9 @@ def main():
         by_round = {(r["subject"], r["round"]): r["rps"] for r in results if r["load"] == load}
         paired[load] = statistics.median(by_round[("on", n)] / by_round[("off", n)]
                                          for n in range(REPEAT) if by_round.get(("off", n)))
+        if "base-on" in subjects:
+            ab[load] = (med["on"] / med["base-on"], statistics.median(
+                by_round[("on", n)] / by_round[("base-on", n)] for n in range(REPEAT)))
     print()
     # The target is on the rate; the per-CPU ratio says what the capture costs where the
     # "off" proxy had CPU to spare (its clients, not the proxy, set the rate then).
@@ -180,6 +191,8 @@ def main():
         verdict = "meets" if ratio >= TARGET else "MISSES"
         print(f"{load}: on/off = {ratio:.3f} ({verdict} the {TARGET:.0%} target; paired "
               f"{paired[load]:.3f}); per proxy CPU second {cpu_ratios[load]:.3f}")
+    for load, (ratio, pair) in ab.items():
+        print(f"{load}: captures on, this build / HOPLENS_BASE_BIN = {ratio:.3f} (paired {pair:.3f})")
     print(f"capture_dropped_total (on) = {dropped:.0f}, capture_write_errors_total = {write_errors:.0f}")
     if os.environ.get("JSON"):
         with open(os.environ["JSON"], "w") as f:

@@ -97,17 +97,26 @@ class pcapng_buffer {
     std::vector<reference_at> references_;
 };
 
+// Chunk bytes and, where known, the RFC 1071 sum (capture/checksum.hpp) of each piece of
+// piece_bytes from their start (the last piece may be shorter): the pcapng's TCP segments
+// are those pieces, and their checksums then need no pass over the bytes of their own.
+struct summed_bytes {
+    static constexpr std::size_t piece_bytes = 16 * 1024;
+    std::span<const std::byte> bytes;
+    std::span<const std::uint32_t> piece_sums; // empty, or one per piece
+};
+
 // Copies of chunk bytes that must outlive the call that gave them (a queue between threads,
 // then pcapng_buffer references), kept in large blocks that clear() keeps for reuse: a chunk
-// costs a memcpy, not an allocation.
+// costs a memcpy (summing its pieces on the way), not an allocation.
 class chunk_arena {
   public:
     chunk_arena() = default;
     chunk_arena(chunk_arena&&) noexcept = default;
     chunk_arena& operator=(chunk_arena&&) noexcept = default;
 
-    // A copy of `bytes`, which stays where it is until clear().
-    std::span<const std::byte> add(std::span<const std::byte> bytes);
+    // A copy of `bytes`, with its piece sums, which stays where it is until clear().
+    summed_bytes add(std::span<const std::byte> bytes);
     // Bytes added since the last clear().
     std::size_t size() const {
         return size_;
@@ -137,9 +146,12 @@ class recorder {
     // Events of one connection, in the order they happened. Unknown ids are ignored.
     void opened(const connection_info& info);
     void upstream_attached(conn_id id, const endpoint& upstream, const connect_timings& t);
-    // The pcapng output may reference `bytes` (see pcapng_buffer): the caller keeps them
+    // The pcapng output may reference the bytes (see pcapng_buffer): the caller keeps them
     // unchanged until it has written the buffer of the next take_pcapng().
-    void chunk(conn_id id, direction dir, time_point at, std::span<const std::byte> bytes);
+    void chunk(conn_id id, direction dir, time_point at, summed_bytes bytes);
+    void chunk(conn_id id, direction dir, time_point at, std::span<const std::byte> bytes) {
+        chunk(id, dir, at, summed_bytes{bytes, {}});
+    }
     // Some events of this connection were lost (queue full): its exchanges in flight are
     // recorded as incomplete and its HTTP reassembly stops (bytes cannot be resynchronised).
     void lost(conn_id id);

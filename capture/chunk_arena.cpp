@@ -1,4 +1,5 @@
 #include "capture/capture.hpp"
+#include "capture/checksum.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -16,22 +17,32 @@ constexpr std::size_t max_spare_blocks = 32;
 
 } // namespace
 
-std::span<const std::byte> chunk_arena::add(std::span<const std::byte> bytes) {
-    if (used_.empty() || used_.back().capacity - fill_ < bytes.size()) {
-        if (bytes.size() <= block_bytes && !spare_.empty()) {
+summed_bytes chunk_arena::add(std::span<const std::byte> bytes) {
+    constexpr std::size_t piece = summed_bytes::piece_bytes;
+    const std::size_t pieces = (bytes.size() + piece - 1) / piece;
+    // The sums follow the bytes, 4-byte aligned.
+    const std::size_t sums_at = (bytes.size() + 3) & ~std::size_t{3};
+    const std::size_t needed = sums_at + pieces * sizeof(std::uint32_t) + 3; // + alignment
+    if (used_.empty() || used_.back().capacity - fill_ < needed) {
+        if (needed <= block_bytes && !spare_.empty()) {
             used_.push_back(std::move(spare_.back()));
             spare_.pop_back();
         } else {
-            const std::size_t capacity = std::max(block_bytes, bytes.size());
+            const std::size_t capacity = std::max(block_bytes, needed);
             used_.push_back({std::make_unique_for_overwrite<std::byte[]>(capacity), capacity});
         }
         fill_ = 0;
     }
+    fill_ = (fill_ + 3) & ~std::size_t{3}; // block starts are aligned for any type
     std::byte* at = used_.back().data.get() + fill_;
-    std::memcpy(at, bytes.data(), bytes.size());
-    fill_ += bytes.size();
+    auto* sums = reinterpret_cast<std::uint32_t*>(at + sums_at);
+    for (std::size_t i = 0; i < pieces; ++i) {
+        const auto from = bytes.subspan(i * piece, std::min(piece, bytes.size() - i * piece));
+        sums[i] = copy_sum16(at + i * piece, from);
+    }
+    fill_ += sums_at + pieces * sizeof(std::uint32_t);
     size_ += bytes.size();
-    return {at, bytes.size()};
+    return {{at, bytes.size()}, {sums, pieces}};
 }
 
 void chunk_arena::clear() {

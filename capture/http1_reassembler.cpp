@@ -91,7 +91,11 @@ struct side_callbacks {
     }
     static int on_header_value_complete(llhttp_t* p) {
         side& s = of(p);
-        msg(p).headers.push_back({std::move(s.field), std::move(s.value)});
+        auto& headers = msg(p).headers;
+        if (headers.empty()) {
+            headers.reserve(16); // room for a typical head at once, not after four regrowths
+        }
+        headers.push_back({std::move(s.field), std::move(s.value)});
         s.field.clear();
         s.value.clear();
         return 0;

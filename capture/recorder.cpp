@@ -108,7 +108,8 @@ void recorder::upstream_attached(conn_id id, const endpoint& upstream, const con
     }
 }
 
-void recorder::chunk(conn_id id, direction dir, time_point at, std::span<const std::byte> bytes) {
+void recorder::chunk(conn_id id, direction dir, time_point at, summed_bytes chunk) {
+    const std::span<const std::byte> bytes = chunk.bytes;
     const auto it = impl_->connections.find(id);
     if (it == impl_->connections.end() || bytes.empty()) {
         return;
@@ -116,7 +117,7 @@ void recorder::chunk(conn_id id, direction dir, time_point at, std::span<const s
     impl::connection& c = it->second;
     c.last_seen = at;
     if (impl_->options.pcapng) {
-        impl_->conversation(c).data(dir, at, bytes, impl_->pcapng);
+        impl_->conversation(c).data(dir, at, chunk, impl_->pcapng);
     }
     if (c.http) {
         c.http->feed(dir, at, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});

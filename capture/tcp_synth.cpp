@@ -1,5 +1,6 @@
 #include "capture/tcp_synth.hpp"
 
+#include "capture/checksum.hpp"
 #include "capture/pcapng.hpp"
 
 #include <boost/url/grammar/parse.hpp>
@@ -7,7 +8,6 @@
 #include <boost/url/ipv6_address.hpp>
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 
 namespace hoplens::capture {
@@ -60,49 +60,6 @@ std::array<std::uint8_t, 16> as_v6(const parsed_address& a) {
     return out;
 }
 
-// RFC 1071 one's-complement sum of big-endian 16-bit words, folded to 16 bits so that
-// callers can add results. It runs over every payload byte of the pcapng, so it sums 64-bit
-// loads as two 32-bit halves in native order (no carries to track below 2^32 words) and
-// swaps the bytes of the folded result on a little-endian host (RFC 1071 2(B): the sum is
-// byte-order independent). `bytes` must start at an even offset of what is summed.
-std::uint32_t sum16(std::span<const std::byte> bytes) {
-    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-    const std::size_t n = bytes.size();
-    std::uint64_t wide = 0;
-    std::uint64_t wide2 = 0; // two independent sums keep both adders busy
-    std::size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        std::uint64_t w[2] = {};
-        std::memcpy(w, p + i, 16);
-        wide += (w[0] & 0xFFFFFFFF) + (w[0] >> 32);
-        wide2 += (w[1] & 0xFFFFFFFF) + (w[1] >> 32);
-    }
-    wide = (wide & 0xFFFFFFFF) + (wide >> 32) + (wide2 & 0xFFFFFFFF) + (wide2 >> 32);
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, p + i, 8);
-        wide += (w & 0xFFFFFFFF) + (w >> 32);
-    }
-    for (; i + 2 <= n; i += 2) {
-        std::uint16_t w = 0;
-        std::memcpy(&w, p + i, 2);
-        wide += w;
-    }
-    if (i < n) { // the odd last byte is the high byte of a zero-padded big-endian word
-        const std::uint16_t w = std::endian::native == std::endian::little
-                                    ? std::uint16_t(p[i])
-                                    : std::uint16_t(p[i] << 8);
-        wide += w;
-    }
-    while (wide >> 16 != 0) {
-        wide = (wide & 0xFFFF) + (wide >> 16);
-    }
-    if constexpr (std::endian::native == std::endian::little) {
-        wide = ((wide & 0xFF) << 8) | (wide >> 8);
-    }
-    return std::uint32_t(wide);
-}
-
 std::uint16_t fold(std::uint32_t acc) {
     while (acc >> 16 != 0) {
         acc = (acc & 0xFFFF) + (acc >> 16);
@@ -148,8 +105,8 @@ tcp_conversation::tcp_conversation(const endpoint& client, const endpoint& serve
 }
 
 void tcp_conversation::segment(peer& from, peer& to, std::uint8_t flags, time_point at,
-                               std::span<const std::byte> payload, pcapng_buffer& out,
-                               std::string_view comment) {
+                               std::span<const std::byte> payload, std::uint32_t payload_sum,
+                               pcapng_buffer& out, std::string_view comment) {
     const bool with_options = (flags & syn) != 0;
     const std::size_t ip_len = v6_ ? 40 : 20;
     const std::size_t tcp_len = with_options ? 28 : 20;
@@ -193,7 +150,8 @@ void tcp_conversation::segment(peer& from, peer& to, std::uint8_t flags, time_po
     // Pseudo-header: addresses, protocol and TCP length (RFC 9293 3.1, RFC 8200 8.1); the
     // payload follows the even-sized TCP header, so its sum adds on.
     std::uint32_t acc = sum16(bytes_of(p, v6_ ? 8 : 12, 2 * addr_len));
-    acc += 6 + segment_len + sum16(bytes_of(p, t, tcp_len)) + sum16(payload);
+    acc += 6 + segment_len + sum16(bytes_of(p, t, tcp_len)) +
+           (payload_sum == no_sum ? sum16(payload) : payload_sum);
     put16(p, t + 16, fold(acc));
 
     if (acking) {
@@ -206,7 +164,7 @@ void tcp_conversation::segment(peer& from, peer& to, std::uint8_t flags, time_po
 void tcp_conversation::ack_from(peer& receiver, peer& sender, time_point at, pcapng_buffer& out) {
     // A pure ACK that acknowledges nothing new would read as a duplicate ACK: skip it.
     if (receiver.acked != sender.next_seq) {
-        segment(receiver, sender, ack, at, {}, out);
+        segment(receiver, sender, ack, at, {}, 0, out);
     }
 }
 
@@ -215,13 +173,13 @@ void tcp_conversation::open(time_point at, pcapng_buffer& out, std::string_view 
         return;
     }
     open_ = true;
-    segment(client_, server_, syn, at, {}, out, comment);
-    segment(server_, client_, syn | ack, at, {}, out);
-    segment(client_, server_, ack, at, {}, out);
+    segment(client_, server_, syn, at, {}, 0, out, comment);
+    segment(server_, client_, syn | ack, at, {}, 0, out);
+    segment(client_, server_, ack, at, {}, 0, out);
 }
 
-void tcp_conversation::data(direction dir, time_point at, std::span<const std::byte> bytes,
-                            pcapng_buffer& out) {
+void tcp_conversation::data(direction dir, time_point at, summed_bytes chunk, pcapng_buffer& out) {
+    const std::span<const std::byte> bytes = chunk.bytes;
     if (!open_ || closed_ || bytes.empty()) {
         return;
     }
@@ -234,8 +192,9 @@ void tcp_conversation::data(direction dir, time_point at, std::span<const std::b
         const std::size_t n = std::min(max_segment_payload, bytes.size() - sent);
         sent += n;
         const bool last = sent == bytes.size();
+        const std::size_t piece = (sent - n) / max_segment_payload;
         segment(from, to, std::uint8_t(ack | (last ? psh : 0)), at, bytes.subspan(sent - n, n),
-                out);
+                piece < chunk.piece_sums.size() ? chunk.piece_sums[piece] : no_sum, out);
         if (++unacked_segments == 4 || last) {
             ack_from(to, from, at, out);
             unacked_segments = 0;
@@ -248,9 +207,9 @@ void tcp_conversation::close(time_point at, pcapng_buffer& out) {
         return;
     }
     closed_ = true;
-    segment(client_, server_, fin | ack, at, {}, out);
-    segment(server_, client_, fin | ack, at, {}, out);
-    segment(client_, server_, ack, at, {}, out);
+    segment(client_, server_, fin | ack, at, {}, 0, out);
+    segment(server_, client_, fin | ack, at, {}, 0, out);
+    segment(client_, server_, ack, at, {}, 0, out);
 }
 
 } // namespace hoplens::capture

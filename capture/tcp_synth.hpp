@@ -24,10 +24,12 @@ class tcp_conversation {
     // Appends pcapng EPBs to `out`, which may reference the data bytes (see pcapng_buffer).
     // The SYN carries `comment` (say, the server name).
     void open(time_point at, pcapng_buffer& out, std::string_view comment);
-    void data(direction dir, time_point at, std::span<const std::byte> bytes, pcapng_buffer& out);
+    // Segments of max_segment_payload bytes; their payload sums are taken from
+    // chunk.piece_sums where given.
+    void data(direction dir, time_point at, summed_bytes chunk, pcapng_buffer& out);
     void close(time_point at, pcapng_buffer& out);
 
-    static constexpr std::size_t max_segment_payload = 16 * 1024;
+    static constexpr std::size_t max_segment_payload = summed_bytes::piece_bytes;
 
   private:
     struct peer {
@@ -39,8 +41,10 @@ class tcp_conversation {
     };
     enum flag : std::uint8_t { fin = 0x01, syn = 0x02, psh = 0x08, ack = 0x10 };
 
+    static constexpr std::uint32_t no_sum = ~std::uint32_t{0}; // payload_sum: compute it
+    // `payload_sum` is sum16(payload), or no_sum.
     void segment(peer& from, peer& to, std::uint8_t flags, time_point at,
-                 std::span<const std::byte> payload, pcapng_buffer& out,
+                 std::span<const std::byte> payload, std::uint32_t payload_sum, pcapng_buffer& out,
                  std::string_view comment = {});
     void ack_from(peer& receiver, peer& sender, time_point at, pcapng_buffer& out);
 

@@ -3,6 +3,7 @@
 // writes, mode 0600 for secrets, a write error logged once and counted.
 
 #include "diag/counters.hpp"
+#include "proxy/write_behind.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -26,8 +27,10 @@ namespace hoplens::proxy {
 // is written no more until reopen(): later writes would depend on the one that failed.
 class output_file {
   public:
-    output_file(std::filesystem::path path, bool append_mode, diag::proxy_counters& counters)
-        : path_(std::move(path)), append_mode_(append_mode), counters_(counters) {
+    // `behind` (may be null: no write-behind) outlives this file.
+    output_file(std::filesystem::path path, bool append_mode, diag::proxy_counters& counters,
+                write_behind* behind = nullptr)
+        : path_(std::move(path)), append_mode_(append_mode), counters_(counters), behind_(behind) {
     }
     ~output_file() {
         close();
@@ -127,7 +130,7 @@ class output_file {
             }
         }
         size_ = std::max(size_, at + total);
-        write_behind();
+        hand_to_write_behind();
     }
 
     void write(std::string_view bytes, std::uint64_t offset = npos, std::string_view restore = {},
@@ -157,31 +160,21 @@ class output_file {
         allocated_ = to;
     }
 
-    // A capture streams through the page cache: each full step of the file is sent to the disk
-    // as soon as it is written, and the steps written `write_behind_lag` steps ago, by now
-    // clean, leave the cache. Left to itself the kernel keeps every page of a growing capture
-    // (gigabytes, evicting the jump host's own cache) and takes a fresh page for each new one;
-    // on a VM whose balloon hands freed guest pages back to the host, each fresh page is then
-    // faulted in again by the host inside the copy. Reused pages made writing 2 GiB in 256 KiB
-    // pieces cost 0.8 s of system time instead of 2.2 (bench/capture_write.py).
-    // Nothing here waits for the disk: a step still being written stays cached (the kernel
-    // reclaims it as usual), and a disk slower than the capture is absorbed by the page cache
-    // as before.
-    void write_behind() {
+    // Hands each full step of a growing file to the write-behind thread (see
+    // proxy/write_behind.hpp), and the steps written write_behind_lag steps ago, by now
+    // clean, to leave the page cache. Steps are offered more than once: one still being
+    // written may be clean later.
+    void hand_to_write_behind() {
         const std::uint64_t full = size_ / write_behind_step * write_behind_step;
-        if (full <= written_back_) {
+        if (behind_ == nullptr || full <= written_back_) {
             return;
         }
-        (void)::sync_file_range(fd_, off_t(written_back_), off_t(full - written_back_),
-                                SYNC_FILE_RANGE_WRITE);
-        written_back_ = full;
         const std::uint64_t lag = write_behind_lag * write_behind_step;
-        if (full > lag) { // steps are offered more than once: one still busy may be clean later
-            const std::uint64_t to = full - lag;
-            const std::uint64_t from = dropped_to_ > lag ? dropped_to_ - lag : 0;
-            (void)::posix_fadvise(fd_, off_t(from), off_t(to - from), POSIX_FADV_DONTNEED);
-            dropped_to_ = to;
-        }
+        const std::uint64_t drop_to = full > lag ? full - lag : 0;
+        const std::uint64_t drop_from = dropped_to_ > lag ? dropped_to_ - lag : 0;
+        behind_->submit(fd_, written_back_, full, drop_from, drop_to);
+        written_back_ = full;
+        dropped_to_ = drop_to;
     }
 
     void fail(const char* what) {
@@ -196,6 +189,7 @@ class output_file {
     std::filesystem::path path_;
     bool append_mode_;
     diag::proxy_counters& counters_;
+    write_behind* behind_;
     int fd_ = -1;
     bool broken_ = false;
     bool logged_ = false;

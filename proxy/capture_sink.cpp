@@ -37,7 +37,7 @@ struct ev_chunk {
     conn_id id;
     capture::direction dir;
     capture::time_point at;
-    std::span<const std::byte> bytes; // in the chunk_arena queued with the event
+    capture::summed_bytes bytes; // in the chunk_arena queued with the event
 };
 struct ev_closed {
     conn_id id;
@@ -57,6 +57,7 @@ struct event {
 struct capture_sink::impl {
     capture_sink_options options;
     diag::proxy_counters& counters;
+    write_behind behind; // before the files: they hand work to it until they close
     output_file har;
     output_file pcapng;
     output_file keylog;
@@ -75,7 +76,8 @@ struct capture_sink::impl {
     std::thread thread;
 
     impl(const capture_sink_options& o, diag::proxy_counters& c)
-        : options(o), counters(c), har(o.har, false, c), pcapng(o.pcapng, false, c),
+        : options(o), counters(c), har(o.har, false, c, &behind),
+          pcapng(o.pcapng, false, c, &behind),
           keylog(o.keylog, true, c) {
     }
 

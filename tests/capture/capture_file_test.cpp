@@ -115,7 +115,8 @@ TEST_CASE("a growing capture file is allocated ahead of its data; close gives ba
 TEST_CASE("a growing capture file leaves the page cache once it is on the disk") {
     temp_file t;
     hoplens::diag::proxy_counters counters;
-    hoplens::proxy::output_file f(t.path, false, counters);
+    hoplens::proxy::write_behind behind;
+    hoplens::proxy::output_file f(t.path, false, counters, &behind);
     f.open();
     constexpr std::size_t mib = 1024 * 1024;
     const std::string step(8 * mib, 'p');
@@ -124,6 +125,7 @@ TEST_CASE("a growing capture file leaves the page cache once it is on the disk")
     }
     sync_to_disk(t.path); // what the kernel's writeback, started by each step, does in time
     f.write(step);
+    behind.wait_idle();
     if (in_memory_filesystem(t.path.parent_path())) {
         MESSAGE("the temp directory is in memory: its pages have no disk to leave for");
     } else {

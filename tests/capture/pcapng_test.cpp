@@ -51,36 +51,52 @@ struct pcap_file {
     }
 };
 
+// Chunks as the recorder gets them: bytes alone, or (as the proxy's capture queue gives them)
+// copied into a chunk_arena with their piece sums, which then make the TCP checksums.
+struct chunk_feed {
+    recorder& r;
+    bool summed;
+    chunk_arena arena;
+    void operator()(conn_id id, direction dir, time_point at, std::span<const std::byte> bytes) {
+        if (summed) {
+            r.chunk(id, dir, at, arena.add(bytes));
+        } else {
+            r.chunk(id, dir, at, bytes);
+        }
+    }
+};
+
 // Two keep-alive exchanges, a large chunked download split over many chunks and segments,
 // a pipelined pair, then a close.
-std::string synthesize(const connection_info& info) {
-    recorder r({"test", 1024, false, true}, at_ms(0));
-    r.opened(info);
-    r.upstream_attached(info.id, info.upstream, {0, 1000, 2000, 3000});
+std::string synthesize(const connection_info& info, bool summed = false) {
+    recorder rec({"test", 1024, false, true}, at_ms(0));
+    chunk_feed r{rec, summed, {}};
+    rec.opened(info);
+    rec.upstream_attached(info.id, info.upstream, {0, 1000, 2000, 3000});
     std::int64_t t = 10;
-    r.chunk(info.id, c2s, at_ms(t++), as_bytes("GET /one HTTP/1.1\r\nHost: example.test\r\n\r\n"));
-    r.chunk(info.id, s2c, at_ms(t++), as_bytes("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none"));
-    r.chunk(info.id, c2s, at_ms(t++), as_bytes("GET /big HTTP/1.1\r\nHost: example.test\r\n\r\n"));
+    r(info.id, c2s, at_ms(t++), as_bytes("GET /one HTTP/1.1\r\nHost: example.test\r\n\r\n"));
+    r(info.id, s2c, at_ms(t++), as_bytes("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none"));
+    r(info.id, c2s, at_ms(t++), as_bytes("GET /big HTTP/1.1\r\nHost: example.test\r\n\r\n"));
     const std::string big(100 * 1024, 'x');
-    r.chunk(info.id, s2c, at_ms(t++),
+    r(info.id, s2c, at_ms(t++),
             as_bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n19000\r\n"));
     for (int i = 0; i < 4; ++i) { // 4 x 25 KiB = 0x19000
-        r.chunk(info.id, s2c, at_ms(t++), as_bytes(std::string_view(big).substr(0, 25600)));
+        r(info.id, s2c, at_ms(t++), as_bytes(std::string_view(big).substr(0, 25600)));
     }
-    r.chunk(info.id, s2c, at_ms(t++), as_bytes("\r\n0\r\n\r\n"));
+    r(info.id, s2c, at_ms(t++), as_bytes("\r\n0\r\n\r\n"));
     const std::string huge(200 * 1024, 'y'); // one chunk larger than the 64 KiB ACK interval
-    r.chunk(info.id, c2s, at_ms(t++),
+    r(info.id, c2s, at_ms(t++),
             as_bytes("POST /up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 204800\r\n\r\n"));
-    r.chunk(info.id, c2s, at_ms(t++), as_bytes(huge));
-    r.chunk(info.id, s2c, at_ms(t++), as_bytes("HTTP/1.1 204 No Content\r\n\r\n"));
-    r.chunk(info.id, c2s, at_ms(t++),
+    r(info.id, c2s, at_ms(t++), as_bytes(huge));
+    r(info.id, s2c, at_ms(t++), as_bytes("HTTP/1.1 204 No Content\r\n\r\n"));
+    r(info.id, c2s, at_ms(t++),
             as_bytes("GET /p1 HTTP/1.1\r\nHost: example.test\r\n\r\n"
                      "GET /p2 HTTP/1.1\r\nHost: example.test\r\n\r\n"));
-    r.chunk(info.id, s2c, at_ms(t++),
+    r(info.id, s2c, at_ms(t++),
             as_bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\np1"
                      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\np2"));
-    r.closed(info.id, at_ms(t++), false);
-    return test::take_pcapng(r);
+    rec.closed(info.id, at_ms(t++), false);
+    return test::take_pcapng(rec);
 }
 
 void check_decodes_cleanly(const pcap_file& f, const std::string& extra = "") {
@@ -109,6 +125,14 @@ TEST_CASE("pcapng over IPv4 on 443 decodes as HTTP with no analysis flags and go
     const auto conv = f.tshark("-q -z conv,tcp");
     CHECK(conv.find("127.0.0.1:40007") != std::string::npos);
     CHECK(conv.find("127.0.0.2:443") != std::string::npos);
+}
+
+TEST_CASE("pcapng from chunks summed on their way into the capture queue is the same file") {
+    const std::string plain = synthesize(conn(7));
+    const std::string summed = synthesize(conn(7), true);
+    CHECK(summed == plain);
+    const pcap_file f(summed, "summed");
+    check_decodes_cleanly(f);
 }
 
 TEST_CASE("pcapng over IPv6 decodes the same") {

@@ -20,14 +20,14 @@ class Hoplens:
     The CA lands in data_dir (a fresh temp dir unless given): self.ca_pem."""
 
     def __init__(self, listeners, args=(), data_dir=None, addr="127.0.0.1", name="hoplens",
-                 log_dir=None, diag="off", start_timeout=15.0, env_extra=None):
+                 log_dir=None, diag="off", start_timeout=15.0, env_extra=None, binary=None):
         self.dir = env.temp_dir(name)
         self.data_dir = data_dir or os.path.join(self.dir, "data")
         self.ca_pem = os.path.join(self.data_dir, "ca.pem")
         self.addr = addr
         self.port = {k: procs.free_port(addr) for k in listeners}
         host = f"[{addr}]" if ":" in addr else addr
-        self.argv = [env.hoplens_bin(), "--data-dir", self.data_dir, "--diag", diag]
+        self.argv = [binary or env.hoplens_bin(), "--data-dir", self.data_dir, "--diag", diag]
         for k, mode in listeners.items():
             self.argv += ["--listen", f"{mode}@{host}:{self.port[k]}"]
         self.argv += list(args)
