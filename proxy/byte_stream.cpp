@@ -1,6 +1,7 @@
 #include "proxy/byte_stream.hpp"
 
 #include "proxy/gather_bio.hpp"
+#include "proxy/readable_wait.hpp"
 
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -86,6 +87,11 @@ net::awaitable<error_code> byte_stream::wait(tcp::socket::wait_type what) {
     co_return timed_out() ? error_code(beast::error::timeout) : ec;
 }
 
+net::awaitable<error_code> byte_stream::wait_after_eagain() {
+    auto [ec] = co_await async_wait_readable(socket_, nothrow_awaitable);
+    co_return timed_out() ? error_code(beast::error::timeout) : ec;
+}
+
 net::awaitable<error_code> byte_stream::wait_readable(duration timeout) {
     if (has_buffered_bytes()) {
         co_return error_code{};
@@ -163,8 +169,9 @@ net::awaitable<std::tuple<error_code, std::size_t>> tls_stream::drive(op what, v
         }
         const int err = SSL_get_error(ssl_, rc);
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-            const auto ec = co_await wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read
-                                                                     : tcp::socket::wait_write);
+            // WANT_READ: OpenSSL's own recv() on the socket said EAGAIN.
+            const auto ec = err == SSL_ERROR_WANT_READ ? co_await wait_after_eagain()
+                                                       : co_await wait(tcp::socket::wait_write);
             if (ec) {
                 co_return std::tuple{ec, std::size_t{0}};
             }

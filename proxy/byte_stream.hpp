@@ -53,6 +53,9 @@ class byte_stream {
     explicit byte_stream(tcp::socket socket);
     // Waits until the socket is ready for `what`, or the deadline passes.
     net::awaitable<error_code> wait(tcp::socket::wait_type what);
+    // Waits for input after a recv() on the socket said EAGAIN: without Asio's re-arm of the
+    // descriptor (proxy/readable_wait.hpp), which only that EAGAIN makes safe.
+    net::awaitable<error_code> wait_after_eagain();
     // The deadline passed since it was last set: what a cancelled operation means.
     bool timed_out() const;
 
