@@ -82,6 +82,7 @@ struct run_options {
     key_type leaf_key_type = key_type::ecdsa_p256;
     std::size_t max_header_bytes = 64 * 1024;
     std::size_t capture_body_limit = 1024 * 1024; // bytes of each body kept in the HAR
+    std::size_t capture_queue = 64 * 1024 * 1024;  // chunk bytes waiting for the capture thread
     std::string instance_name; // default: the host name; used in logs and metrics
 };
 

@@ -192,6 +192,10 @@ option_table<run_options> make_run_table() {
                     [](run_options& t) -> std::size_t& { return t.max_header_bytes; }),
         size_option("capture-body-limit", "bytes of each body kept in the HAR", 0, 1u << 30,
                     [](run_options& t) -> std::size_t& { return t.capture_body_limit; }),
+        size_option("capture-queue",
+                    "decrypted bytes waiting for the capture thread; more are dropped and counted",
+                    std::size_t{1} << 20, std::size_t{16} << 30,
+                    [](run_options& t) -> std::size_t& { return t.capture_queue; }),
         {"instance-name", "NAME", false, "names this instance in logs, metrics and capture files",
          "the host name", set_instance_name},
     };

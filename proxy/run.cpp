@@ -106,6 +106,10 @@ int run_proxy(const conf::run_options& options) {
         copt.keylog = options.keylog.value_or("");
         copt.version = hoplens::version;
         copt.body_cap_bytes = options.capture_body_limit;
+        copt.queue_bytes = options.capture_queue;
+        // Room for as many events as 1 KiB chunks fill the queue: small exchanges are not
+        // refused for their count before the bytes run out.
+        copt.queue_events = std::max(copt.queue_events, options.capture_queue / 1024);
         sink = std::make_unique<capture_sink>(copt, counters);
     }
     tap capture(sink && sink->enabled() ? sink.get() : nullptr);

@@ -137,6 +137,8 @@ TEST_CASE("every run option accepts a good value") {
          [](const run_options& o) { CHECK(o.max_header_bytes == 16384); }},
         {{"--capture-body-limit", "0"},
          [](const run_options& o) { CHECK(o.capture_body_limit == 0); }},
+        {{"--capture-queue", "1GiB"},
+         [](const run_options& o) { CHECK(o.capture_queue == std::size_t{1} << 30); }},
         {{"--instance-name", "edge-7"},
          [](const run_options& o) { CHECK(o.instance_name == "edge-7"); }},
     };
@@ -188,6 +190,7 @@ TEST_CASE("bad values: one line naming the option and the reason") {
         {{"--capture-body-limit", "lots"},
          "--capture-body-limit: bad size 'lots' (expected a whole number of bytes, optionally with "
          "KiB, MiB, GiB, kB, MB or GB)"},
+        {{"--capture-queue", "1KiB"}, "--capture-queue: size '1KiB' is outside 1MiB-16GiB"},
         {{"--instance-name", "a b"},
          "--instance-name: bad name 'a b' (1-64 letters, digits, '.', '-', '_')"},
         {{"--bogus"}, "--bogus: unknown option"},
@@ -241,6 +244,7 @@ TEST_CASE("--help lists every option with its default; --version") {
         {"--leaf-key-type TYPE", "(default: ecdsa-p256)"},
         {"--max-header-bytes SIZE", "(default: 64KiB)"},
         {"--capture-body-limit SIZE", "(default: 1MiB)"},
+        {"--capture-queue SIZE", "(default: 64MiB)"},
         {"--instance-name NAME", "(default: the host name)"},
         {"--config FILE", "(default: none)"},
         {"--key-type TYPE", "(default: ecdsa-p256)"},

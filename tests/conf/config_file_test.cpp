@@ -126,7 +126,7 @@ TEST_CASE("the example config file parses and matches the defaults") {
             ++keys;
         }
     }
-    CHECK(keys == 26);
+    CHECK(keys == 27);
     // Uncommenting every "# key = value" line gives a valid file equal to the defaults.
     std::string uncommented;
     std::istringstream lines(body);
@@ -146,6 +146,7 @@ TEST_CASE("the example config file parses and matches the defaults") {
     CHECK(o.timeout.drain == d.timeout.drain);
     CHECK(o.max_header_bytes == d.max_header_bytes);
     CHECK(o.capture_body_limit == d.capture_body_limit);
+    CHECK(o.capture_queue == d.capture_queue);
     CHECK(o.leaf_key_type == d.leaf_key_type);
     CHECK(o.log_level == d.log_level);
 }
