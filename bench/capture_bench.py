@@ -9,15 +9,17 @@ CLIENT_CPU. The runs interleave (off, on, off, on, ...) REPEAT times per load an
 shows medians, the proxies' CPU seconds per run, and on/off ratios (target: >= 0.85): of the
 medians, and "paired", the median of each round's own on/off (a slow minute hits both runs
 of a round).
-The capture files go to a temp dir and are emptied between runs (SIGHUP reopens them);
+The capture files go to a temp dir and are emptied between runs (SIGHUP reopens them; but
+see KEEP_FILES);
 capture_dropped_total is read from /metrics, since a capture that keeps up by dropping
 would not be a fair "on".
 
 Env knobs: DURATION (s per run, 5), REPEAT (3), SMALL_CONNS (16), BULK_CONNS (4),
 PROXY_CPU (0), CLIENT_CPU (1), HOPLENS_BIN, HOPLENS_BASE_BIN (a third subject, "base-on":
 that build with captures on, interleaved with the others, to A/B a change to the capture
-path), CAPTURE_DIR (where the files go), JSON (a file for the raw results). Needs nginx,
-wrk, taskset.
+path), KEEP_FILES (let the capture files grow across runs, as a user's do, instead of
+emptying them after each run; ~2 GB of disk per bulk run), CAPTURE_DIR (where the files go),
+JSON (a file for the raw results). Needs nginx, wrk, taskset.
 """
 import json
 import os
@@ -38,6 +40,7 @@ SMALL_CONNS = int(os.environ.get("SMALL_CONNS", "16"))
 BULK_CONNS = int(os.environ.get("BULK_CONNS", "4"))
 PROXY_CPU = os.environ.get("PROXY_CPU", "0")
 CLIENT_CPU = os.environ.get("CLIENT_CPU", "1")
+KEEP_FILES = bool(os.environ.get("KEEP_FILES"))
 TARGET = 0.85
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOADS = {"keep-alive 91 B": ("/files/small", SMALL_CONNS, 91),
@@ -69,6 +72,7 @@ def metrics(port):
 
 class Subject:
     def __init__(self, name, origin, capture_dir, binary=None):
+        self.kept = {}  # file sizes after the last run (KEEP_FILES)
         self.name = name
         self.capture_dir = capture_dir
         self.diag_port = procs.free_port()
@@ -86,10 +90,16 @@ class Subject:
         return os.path.join(self.capture_dir, f"bench.{kind}")
 
     def empty_files(self):
-        """Keeps the disk from filling across runs: delete, then SIGHUP makes new files."""
+        """Keeps the disk from filling across runs: delete, then SIGHUP makes new files. With
+        KEEP_FILES the files grow across runs instead, as a user's capture does (and the page
+        cache must take fresh pages all along); returns what each run added."""
         if not self.capture_dir:
             return
         sizes = {k: os.path.getsize(self.path(k)) for k in ("har", "pcapng") if os.path.exists(self.path(k))}
+        if KEEP_FILES:
+            added = {k: v - self.kept.get(k, 0) for k, v in sizes.items()}
+            self.kept = sizes
+            return added
         for k in sizes:
             os.unlink(self.path(k))
         self.proxy.proc.send_signal(signal.SIGHUP)
@@ -150,8 +160,10 @@ def main():
                                     "written": written})
                     log(f"{load:16} {name:7} round {rnd}: {rps:10.1f} req/s {rps * body / 1e6:9.1f} MB/s "
                         f"cpu {cpu:5.2f} s {errors} {written or ''}")
-        dropped = metrics(subjects["on"].diag_port).get("hoplens_capture_dropped_total", float("nan"))
-        write_errors = metrics(subjects["on"].diag_port).get("hoplens_capture_write_errors_total", float("nan"))
+        counted = {name: metrics(s.diag_port) for name, s in subjects.items() if name != "off"}
+        dropped = {name: m.get("hoplens_capture_dropped_total", float("nan")) for name, m in counted.items()}
+        write_errors = {name: m.get("hoplens_capture_write_errors_total", float("nan"))
+                        for name, m in counted.items()}
     finally:
         for s in subjects.values():
             s.stop()
@@ -193,7 +205,9 @@ def main():
               f"{paired[load]:.3f}); per proxy CPU second {cpu_ratios[load]:.3f}")
     for load, (ratio, pair) in ab.items():
         print(f"{load}: captures on, this build / HOPLENS_BASE_BIN = {ratio:.3f} (paired {pair:.3f})")
-    print(f"capture_dropped_total (on) = {dropped:.0f}, capture_write_errors_total = {write_errors:.0f}")
+    for name in dropped:
+        print(f"{name}: capture_dropped_total = {dropped[name]:.0f}, "
+              f"capture_write_errors_total = {write_errors[name]:.0f}")
     if os.environ.get("JSON"):
         with open(os.environ["JSON"], "w") as f:
             json.dump({"results": results, "ratios": ratios, "paired": paired, "cpu_ratios": cpu_ratios, "dropped": dropped, "machine": machine()}, f, indent=1)
