@@ -33,7 +33,7 @@ summed_bytes chunk_arena::add(std::span<const std::byte> bytes) {
         }
         fill_ = 0;
     }
-    fill_ = (fill_ + 3) & ~std::size_t{3}; // block starts are aligned for any type
+    fill_ = (fill_ + 3) & ~std::size_t{3}; // so the sums are aligned: a block start is
     std::byte* at = used_.back().data.get() + fill_;
     auto* sums = reinterpret_cast<std::uint32_t*>(at + sums_at);
     for (std::size_t i = 0; i < pieces; ++i) {
