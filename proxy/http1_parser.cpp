@@ -40,8 +40,10 @@ std::string_view message_head::find(std::string_view name) const {
 
 void message_head::clear() {
     text_.clear();
+    text_.reserve(512); // a head's usual size in one allocation, after release()
     method_ = target_ = reason_ = span{};
     fields_.clear();
+    fields_.reserve(16);
     status = 0;
     version_major = version_minor = 1;
     wire_size = 0;
@@ -136,6 +138,17 @@ http1_parser::http1_parser(message_kind kind, std::size_t max_head_bytes)
 }
 
 http1_parser::~http1_parser() = default;
+
+void message_head::release() {
+    clear();
+    std::string().swap(text_);
+    std::vector<field_spans>().swap(fields_);
+}
+
+void http1_parser::release_memory() {
+    head_.release();
+    std::string().swap(error_);
+}
 
 void http1_parser::reset() {
     llhttp_reset(&st_->parser);

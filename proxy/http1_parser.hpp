@@ -65,6 +65,7 @@ class message_head {
         return std::string_view(text_).substr(s.offset, s.length);
     }
     void clear();
+    void release(); // clear(), and give the memory back
     // Appends bytes of the piece being parsed; pieces arrive in order, each contiguous.
     void append(span& piece, const char* at, std::size_t n);
 
@@ -103,6 +104,8 @@ class http1_parser {
     parse_status finish();
     // Prepares for the next message on the same connection.
     void reset();
+    // Between messages: gives back the last head's memory (head() is empty until the next).
+    void release_memory();
 
     const message_head& head() const {
         return head_;
