@@ -40,10 +40,8 @@ std::string_view message_head::find(std::string_view name) const {
 
 void message_head::clear() {
     text_.clear();
-    text_.reserve(512); // a head's usual size in one allocation, after release()
     method_ = target_ = reason_ = span{};
     fields_.clear();
-    fields_.reserve(16);
     status = 0;
     version_major = version_minor = 1;
     wire_size = 0;
@@ -140,9 +138,9 @@ http1_parser::http1_parser(message_kind kind, std::size_t max_head_bytes)
 http1_parser::~http1_parser() = default;
 
 void message_head::release() {
-    clear();
     std::string().swap(text_);
     std::vector<field_spans>().swap(fields_);
+    clear();
 }
 
 void http1_parser::release_memory() {
@@ -156,6 +154,9 @@ void http1_parser::reset() {
     st_->in_value = false;
     st_->head_done = false;
     head_.clear();
+    // A usual head in one allocation each, where release_memory() gave the last one back.
+    head_.text_.reserve(512);
+    head_.fields_.reserve(16);
     no_body_ = false;
     complete_ = false;
     error_.clear();
