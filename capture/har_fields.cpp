@@ -44,7 +44,7 @@ template <typename F> void split(std::string_view s, char sep, F&& f) {
 
 // "Wed, 21 Oct 2015 07:28:00 GMT" (RFC 6265 5.1.1 in its common IMF-fixdate form) as a
 // time point; false for other forms, which are then left out of the HAR.
-bool parse_cookie_date(std::string_view s, time_point& out) {
+bool parse_cookie_date(std::string_view s, utc_ms& out) {
     static constexpr std::array<std::string_view, 12> months = {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
     const auto comma = s.find(',');
@@ -65,7 +65,8 @@ bool parse_cookie_date(std::string_view s, time_point& out) {
     }
     const auto it = std::find_if(months.begin(), months.end(),
                                  [&](std::string_view m) { return iequals(m, mon.data()); });
-    if (it == months.end() || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) {
+    if (it == months.end() || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year < 0 ||
+        year > 32767) { // std::chrono::year's range; printed clamped to 9999
         return false;
     }
     year += year < 70 ? 2000 : year < 100 ? 1900 : 0;
@@ -224,7 +225,7 @@ void response_cookies(json_writer& w, const http_message& m, time_point received
             const auto key = trim(attr.substr(0, aeq));
             const auto val =
                 aeq == std::string_view::npos ? std::string_view{} : trim(attr.substr(aeq + 1));
-            time_point when;
+            utc_ms when;
             if (iequals(key, "path") || iequals(key, "domain")) {
                 attrs.set(iequals(key, "path") ? "path" : "domain", std::string(val));
             } else if (iequals(key, "httponly")) {
@@ -234,9 +235,13 @@ void response_cookies(json_writer& w, const http_message& m, time_point received
             } else if (iequals(key, "max-age") && !val.empty() && !has_max_age) {
                 char* end = nullptr;
                 const std::string v(val);
-                const long long secs = std::strtoll(v.c_str(), &end, 10);
+                // Past ~30,000 years either way the date is clamped anyway (iso8601_utc_ms);
+                // bounding the seconds first keeps the sum from overflowing.
+                constexpr long long bound = 1'000'000'000'000LL;
+                const long long secs = std::clamp(std::strtoll(v.c_str(), &end, 10), -bound, bound);
                 if (end != nullptr && *end == '\0') {
-                    attrs.set("expires", iso8601_utc_ms(received + std::chrono::seconds{secs}));
+                    const auto at = std::chrono::time_point_cast<std::chrono::milliseconds>(received);
+                    attrs.set("expires", iso8601_utc_ms(at + std::chrono::seconds{secs}));
                     has_max_age = true;
                 }
             } else if (iequals(key, "expires") && !has_max_age && parse_cookie_date(val, when)) {

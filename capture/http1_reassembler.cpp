@@ -81,16 +81,27 @@ struct side_callbacks {
         static_cast<http_response&>(msg(p)).reason.append(at, n);
         return 0;
     }
+    // Trailer fields (after a chunked body) reach these callbacks too. They are not kept:
+    // the relay bounds a head's size but streams a body's trailers, so keeping them would
+    // let a peer grow this memory without limit, and HAR has no place for them (headersSize
+    // counts the head alone).
     static int on_header_field(llhttp_t* p, const char* at, std::size_t n) {
-        of(p).field.append(at, n);
+        if (!msg(p).head_complete) {
+            of(p).field.append(at, n);
+        }
         return 0;
     }
     static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {
-        of(p).value.append(at, n);
+        if (!msg(p).head_complete) {
+            of(p).value.append(at, n);
+        }
         return 0;
     }
     static int on_header_value_complete(llhttp_t* p) {
         side& s = of(p);
+        if (msg(p).head_complete) {
+            return 0;
+        }
         auto& headers = msg(p).headers;
         if (headers.empty()) {
             headers.reserve(16); // room for a typical head at once, not after four regrowths
@@ -151,6 +162,10 @@ struct side_callbacks {
         s.settings.on_body = cb::on_body;
         s.settings.on_message_complete = cb::on_message_complete;
         llhttp_init(&s.parser, type, &s.settings);
+        // The relay keeps a connection open after an HTTP/1.0 message or one that says
+        // Connection: close when it forwards it on a kept-alive leg (it rewrites the hop-by-hop
+        // headers), so what follows on the stream is more HTTP, not bytes after the end.
+        llhttp_set_lenient_keep_alive(&s.parser, 1);
         s.parser.data = &s;
     }
 };
@@ -238,12 +253,10 @@ void http1_reassembler::feed(direction dir, time_point at, std::string_view byte
     auto advance = [&](http_message* m) {
         if (dir == direction::server_to_client) {
             if (s.interim) {
-                // Interim 1xx (RFC 9110 15.2): the final response follows on the same exchange.
-                auto& resp = static_cast<http_response&>(*m);
-                const time_point first = resp.first_byte;
-                resp = http_response{};
-                resp.started = true;
-                resp.first_byte = first;
+                // Interim 1xx (RFC 9110 15.2): the final response follows on the same exchange,
+                // and its own first byte is where the wait for it ends (after a 100 Continue
+                // the request body is still to be sent).
+                static_cast<http_response&>(*m) = http_response{};
                 s.interim = false;
             } else if (!response_is_orphan_ && responses_started_ < in_flight_.size()) {
                 ++responses_started_;
@@ -307,8 +320,9 @@ void http1_reassembler::close(time_point at, bool aborted) {
         return;
     }
     side& s = *response_side_;
-    if (!s.done && !in_flight_.empty()) {
-        // A response delimited by the end of the connection (RFC 9112 6.3 item 8) ends here.
+    if (!aborted && !s.done && !in_flight_.empty()) {
+        // A response delimited by the end of the connection (RFC 9112 6.3 item 8) ends here,
+        // when the connection ended cleanly; cut off, its body may be short.
         s.finishing = true;
         s.now = at;
         if (llhttp_finish(&s.parser) == HPE_OK && s.paused != side::pause_reason::none) {

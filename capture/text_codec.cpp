@@ -1,5 +1,7 @@
 #include "capture/text_codec.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <cstring>
 
@@ -112,13 +114,14 @@ void put_digits(char* at, unsigned value, int width) {
 } // namespace
 
 // Written digit by digit rather than with snprintf: every HAR entry carries one.
-std::string iso8601_utc_ms(time_point t) {
+std::string iso8601_utc_ms(utc_ms t) {
     using namespace std::chrono;
-    const auto ms = time_point_cast<milliseconds>(t);
+    static constexpr utc_ms first{sys_days{year{1} / January / 1}};
+    static constexpr utc_ms last{sys_days{year{10000} / January / 1} - milliseconds{1}};
+    const utc_ms ms = std::clamp(t, first, last);
     const auto day = floor<days>(ms);
     const year_month_day ymd{day};
     const hh_mm_ss<milliseconds> tod{ms - day};
-    // system_clock counts nanoseconds in 64 bits: its years (1677-2262) all have four digits.
     std::string out = "0000-00-00T00:00:00.000+00:00";
     put_digits(&out[0], unsigned(int(ymd.year())), 4);
     put_digits(&out[5], unsigned(ymd.month()), 2);

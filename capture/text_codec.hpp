@@ -4,6 +4,7 @@
 
 #include "capture/capture.hpp"
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -24,8 +25,14 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
 bool is_valid_utf8(std::string_view bytes);
 
 // "2024-05-01T12:34:56.789+00:00": UTC with milliseconds and an explicit offset, the form
-// HAR's startedDateTime and Chrome's importer accept.
-std::string iso8601_utc_ms(time_point t);
+// HAR's startedDateTime and Chrome's importer accept. Millisecond time points reach years
+// that time_point's nanoseconds cannot (a cookie that "never expires" says 9999); years
+// outside 0001-9999 are clamped to them, so that the form stays four digits.
+using utc_ms = std::chrono::sys_time<std::chrono::milliseconds>;
+std::string iso8601_utc_ms(utc_ms t);
+inline std::string iso8601_utc_ms(time_point t) {
+    return iso8601_utc_ms(std::chrono::time_point_cast<std::chrono::milliseconds>(t));
+}
 
 // application/x-www-form-urlencoded decoding (RFC 3986 %XX, '+' as space when `plus_is_space`).
 // Malformed escapes are kept as written.

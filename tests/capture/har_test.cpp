@@ -133,6 +133,28 @@ TEST_CASE("an entry has the timings, sizes, URL and fields devtools need") {
         "expires":"2015-10-21T07:28:00.000+00:00"})"));
 }
 
+TEST_CASE("cookie dates past 2262 (\"never expires\") are written as they are, or clamped") {
+    session s;
+    s.open(conn(5), {0, 0, 0, 0});
+    s.send(5, c2s, 100, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    s.send(5, s2c, 130,
+           "HTTP/1.1 200 OK\r\n"
+           "Set-Cookie: a=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT\r\n"
+           "Set-Cookie: b=2; Expires=Mon, 01 Jan 2300 00:00:00 GMT\r\n"
+           "Set-Cookie: c=3; Max-Age=99999999999\r\n"
+           "Set-Cookie: d=4; Max-Age=9223372036854775807\r\n"
+           "Content-Length: 0\r\n\r\n");
+    s.close(5, 200);
+    const auto entries = s.disk.entries();
+    REQUIRE(entries.size() == 1);
+    const auto& cookies = entries[0].at("response").at("cookies").as_array();
+    REQUIRE(cookies.size() == 4);
+    CHECK(cookies[0].at("expires") == "9999-12-31T23:59:59.000+00:00");
+    CHECK(cookies[1].at("expires") == "2300-01-01T00:00:00.000+00:00");
+    CHECK(cookies[2].at("expires") == "5193-03-16T21:46:39.130+00:00");
+    CHECK(cookies[3].at("expires") == "9999-12-31T23:59:59.999+00:00");
+}
+
 TEST_CASE("a reused connection has -1 for the phases that did not happen") {
     session s;
     s.open(conn(4), {0, 0, 100, 50});

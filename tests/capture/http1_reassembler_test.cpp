@@ -130,6 +130,54 @@ TEST_CASE("an interim 100 Continue is skipped; the final response is paired") {
     CHECK(xs[0].problem.empty());
 }
 
+TEST_CASE("after a 100 Continue the wait ends at the final response's first byte") {
+    http1_reassembler r(conn(1), 1024);
+    r.feed(c2s, at_ms(10), "POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+                           "Expect: 100-continue\r\n\r\n");
+    r.feed(s2c, at_ms(20), "HTTP/1.1 100 Continue\r\n\r\n");
+    r.feed(c2s, at_ms(5000), "hi");
+    r.feed(s2c, at_ms(9000), "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+    const auto xs = r.take_finished();
+    REQUIRE(xs.size() == 1);
+    CHECK(xs[0].response.status == 201);
+    CHECK(xs[0].request.last_byte == at_ms(5000));
+    CHECK(xs[0].response.first_byte == at_ms(9000));
+}
+
+TEST_CASE("HTTP/1.0 messages on a connection the relay keeps open are all recorded") {
+    // The relay forwards HTTP/1.0 heads without their Connection: keep-alive; what follows
+    // on the stream is the next exchange, on both sides.
+    const auto xs = run("GET /1 HTTP/1.0\r\nHost: h\r\n\r\nGET /2 HTTP/1.0\r\nHost: h\r\n\r\n"
+                        "GET /3 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                        "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\na"
+                        "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb"
+                        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nc");
+    REQUIRE(xs.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        CAPTURE(i);
+        CHECK(xs[i].problem.empty());
+        CHECK(xs[i].request.target == "/" + std::to_string(i + 1));
+        CHECK(xs[i].response.body->kept() == std::string(1, char('a' + i)));
+    }
+}
+
+TEST_CASE("trailer fields are not taken for header fields, however long") {
+    http1_reassembler r(conn(1), 1024);
+    r.feed(c2s, at_ms(1), "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    r.feed(s2c, at_ms(2), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n"
+                          "X-Trailer: ");
+    for (int i = 0; i < 64; ++i) {
+        r.feed(s2c, at_ms(3), std::string(16 * 1024, 'a'));
+    }
+    r.feed(s2c, at_ms(4), "\r\nX-Other: 1\r\n\r\n");
+    const auto xs = r.take_finished();
+    REQUIRE(xs.size() == 1);
+    CHECK(xs[0].problem.empty());
+    REQUIRE(xs[0].response.headers.size() == 1);
+    CHECK(xs[0].response.headers[0].name == "Transfer-Encoding");
+    CHECK(xs[0].response.body->kept() == "x");
+}
+
 TEST_CASE("a response delimited by the close completes at close") {
     const auto xs = run("GET / HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\nuntil eof");
     REQUIRE(xs.size() == 1);
@@ -137,6 +185,18 @@ TEST_CASE("a response delimited by the close completes at close") {
     CHECK(xs[0].response.body->kept() == "until eof");
     CHECK(xs[0].response.body_wire_bytes == 9);
     CHECK(xs[0].response.last_byte == at_ms(30));
+}
+
+TEST_CASE("a response delimited by the close is incomplete when the connection was cut") {
+    http1_reassembler r(conn(1), 1024);
+    r.feed(c2s, at_ms(1), "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    r.feed(s2c, at_ms(2), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npartial");
+    r.close(at_ms(3), true);
+    const auto xs = r.take_finished();
+    REQUIRE(xs.size() == 1);
+    CHECK(xs[0].problem == "connection aborted before the response ended");
+    CHECK(!xs[0].response.complete);
+    CHECK(xs[0].response.body->kept() == "partial");
 }
 
 TEST_CASE("a connection cut mid-body is recorded as incomplete with what arrived") {
