@@ -1,20 +1,52 @@
 #include "proxy/access_log.hpp"
 
 #include <spdlog/async.h>
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/details/file_helper.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <mutex>
 
 namespace hoplens::proxy {
 
 namespace {
+
+// A file sink that reopens its path in place (SIGHUP, after logrotate moved the file). The
+// logger is never replaced: workers write through it at any moment, and swapping the
+// logger's pointer under them was a data race (a worker crashed under SIGHUPs, found by
+// review); the sink's own mutex orders the reopen with the writes instead.
+class reopenable_file_sink final : public spdlog::sinks::base_sink<std::mutex> {
+  public:
+    explicit reopenable_file_sink(std::string path) : path_(std::move(path)) {
+        file_.open(path_);
+    }
+    void reopen() {
+        std::lock_guard lock(mutex_);
+        file_.close();
+        file_.open(path_);
+    }
+
+  private:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        spdlog::memory_buf_t line;
+        formatter_->format(msg, line);
+        file_.write(line);
+    }
+    void flush_() override {
+        file_.flush();
+    }
+
+    std::string path_;
+    spdlog::details::file_helper file_;
+};
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& target) {
     std::shared_ptr<spdlog::logger> logger;
     if (target == "-") {
         logger = spdlog::create_async<spdlog::sinks::stdout_sink_mt>("access");
     } else {
-        logger = spdlog::create_async<spdlog::sinks::basic_file_sink_mt>("access", target);
+        logger = spdlog::create_async<reopenable_file_sink>("access", target);
     }
     // time client method url status bytes-in bytes-out upstream-ms
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %v");
@@ -50,9 +82,8 @@ void access_log::reopen() {
     if (!logger_ || *target_ == "-") {
         return;
     }
-    logger_->flush();
-    spdlog::drop("access");
-    logger_ = make_logger(*target_);
+    // Lines still queued for spdlog's thread go to the new file.
+    std::static_pointer_cast<reopenable_file_sink>(logger_->sinks().front())->reopen();
 }
 
 } // namespace hoplens::proxy

@@ -181,8 +181,13 @@ parse_step http1_parser::feed(std::string_view bytes) {
             return {parse_status::head_too_large, 0};
         }
         if (st_->head_done) {
-            // RFC 9112 §6.3: a response to HEAD, and 1xx/204/304, carries no body.
-            if (no_body_) {
+            // RFC 9112 §6.3: a response to HEAD, and 1xx/204/304, carries no body, whatever
+            // its Content-Length or Transfer-Encoding say (llhttp 8 reads one for 204/304:
+            // the bytes after such a head would be relayed as its body, the next response
+            // smuggled in them).
+            const int status = p.status_code;
+            if (no_body_ || (p.type == HTTP_RESPONSE &&
+                             (status / 100 == 1 || status == 204 || status == 304))) {
                 p.flags |= F_SKIPBODY;
             }
             return {parse_status::head_complete, consumed};
@@ -299,11 +304,16 @@ bool is_hop_by_hop(const connection_options& listed, std::string_view name) {
     return listed.lists(name);
 }
 
-void append_fields(std::string& out, const message_head& head, bool close, bool drop_expect) {
+void append_fields(std::string& out, const message_head& head, bool close, bool drop_expect,
+                   std::string_view host = {}) {
     const connection_options listed(head);
+    if (!host.empty()) {
+        out.append("Host: ").append(host).append("\r\n");
+    }
     for (std::size_t i = 0; i < head.field_count(); ++i) {
         const auto f = head.field_at(i);
-        if (is_hop_by_hop(listed, f.name) || (drop_expect && iequals(f.name, "expect"))) {
+        if (is_hop_by_hop(listed, f.name) || (drop_expect && iequals(f.name, "expect")) ||
+            (!host.empty() && iequals(f.name, "host"))) {
             continue;
         }
         out.append(f.name).append(": ").append(f.value).append("\r\n");
@@ -329,14 +339,14 @@ void append_version(std::string& out, const message_head& head) {
 
 } // namespace
 
-void serialize_request_head(const message_head& head, std::string_view target, bool close,
-                            bool drop_expect, std::string& out) {
+void serialize_request_head(const message_head& head, std::string_view target,
+                            std::string_view host, bool close, bool drop_expect, std::string& out) {
     out.clear();
-    out.reserve(head_room(head) + target.size());
+    out.reserve(head_room(head) + target.size() + host.size());
     out.append(head.method()).append(" ").append(target).append(" ");
     append_version(out, head);
     out.append("\r\n");
-    append_fields(out, head, close, drop_expect);
+    append_fields(out, head, close, drop_expect, host);
 }
 
 void serialize_response_head(const message_head& head, bool close, std::string& out) {

@@ -40,6 +40,18 @@ struct relay_state {
     std::string head_out;
     std::string response_head;
 
+    // ubuf holds bytes of `up` only: whenever the connection goes, they go with it.
+    void drop_upstream() {
+        up.reset();
+        ubuf.clear();
+    }
+    void release_upstream(upstream_pool& pool) {
+        if (up) {
+            pool.release(up_target, std::move(*up));
+        }
+        drop_upstream();
+    }
+
     void release_idle_memory() {
         cbuf.release_if_empty();
         ubuf.release_if_empty();
@@ -61,8 +73,7 @@ net::awaitable<std::optional<upstream_failure>> send_request_head(upstream_pool&
     auto& up = st.up;
     for (int attempt = 0;; ++attempt) {
         if (up && st.up_target != target) {
-            pool.release(st.up_target, std::move(*up));
-            up.reset();
+            st.release_upstream(pool);
         }
         if (!up) {
             auto got = co_await pool.acquire(target, allow_reuse && attempt == 0);
@@ -82,7 +93,7 @@ net::awaitable<std::optional<upstream_failure>> send_request_head(upstream_pool&
             co_return std::nullopt;
         }
         const bool retry = up->reused && attempt == 0;
-        up.reset();
+        st.drop_upstream();
         if (!retry) {
             co_return upstream_failure{502, "upstream " + target.key() +
                                                 " closed the connection: " + ec.message()};
@@ -103,7 +114,6 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     auto& response = st.response;
     auto& forward = st.forward;
     auto& up = st.up;
-    auto& up_target = st.up_target;
     const auto& client_text = st.client_text;
     auto& tapped = st.tapped;
     auto& head_out = st.head_out;
@@ -119,7 +129,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     };
 
     request.reset();
-    switch (co_await read_head(down, cbuf, request, opt.timeout.request_head)) {
+    switch (co_await read_head(down, cbuf, request, steady::now() + opt.timeout.request_head)) {
     case head_outcome::ok:
         break;
     case head_outcome::closed_before_any_byte:
@@ -158,7 +168,8 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     // request without the expectation, as mitmproxy does: origins that ignore Expect then
     // cannot stall the exchange, and a final answer before the body still reaches the client.
     const bool expects_continue = request.expects_continue() && !request.complete();
-    serialize_request_head(head, where->origin_form, false, expects_continue, head_out);
+    serialize_request_head(head, where->origin_form, where->host, false, expects_continue,
+                           head_out);
     append_body_start(head_out, request, cbuf);
 
     std::uint64_t request_bytes = 0;
@@ -190,7 +201,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     if (!request.complete()) {
         if (!co_await stream_body(down, cbuf, request, *up->stream, forward, flow::client_to_server,
                                   opt.timeout.idle, request_bytes, error)) {
-            up.reset();
+            st.drop_upstream();
             if (request.error_reason().empty()) {
                 spdlog::info("conn {} {}: request body: {}", client.id, client_text, error);
                 co_return relay_end{};
@@ -202,9 +213,12 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     sent_at = steady::now();
     head_outcome outcome;
     for (;;) {
-        outcome = co_await read_head(*up->stream, ubuf, response, opt.timeout.upstream_response);
+        // One deadline for the final response, interim 1xx ones included: an origin sending
+        // 1xx after 1xx gets no more time than one that sends nothing.
+        outcome = co_await read_head(*up->stream, ubuf, response,
+                                     sent_at + opt.timeout.upstream_response);
         if (outcome == head_outcome::closed_before_any_byte && up->reused && resendable) {
-            up.reset();
+            st.drop_upstream();
             if (auto failure = co_await send_request_head(pool, st, where->target, false)) {
                 diag::add(svc.counters.upstream_errors_total);
                 co_return co_await fail(failure->status, failure->reason);
@@ -225,18 +239,30 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     }
     if (outcome != head_outcome::ok) {
         diag::add(svc.counters.upstream_errors_total);
-        up.reset();
-        if (outcome == head_outcome::timeout) {
+        st.drop_upstream();
+        // The reason is built before the co_await: GCC 12 destroyed the temporaries of a
+        // conditional expression inside a co_await twice (a double free, found by review).
+        std::string reason = "upstream " + where->target.key();
+        int status = 502;
+        switch (outcome) {
+        case head_outcome::timeout:
             diag::add(svc.counters.upstream_timeouts_total);
-            co_return co_await fail(
-                504, "upstream " + where->target.key() + " sent no response within " +
-                         std::to_string(opt.timeout.upstream_response.count()) + " ms");
+            status = 504;
+            reason += " sent no response within " +
+                      std::to_string(opt.timeout.upstream_response.count()) + " ms";
+            break;
+        case head_outcome::bad:
+            reason += " sent a malformed response: ";
+            reason += response.error_reason();
+            break;
+        case head_outcome::too_large:
+            reason += " sent a response head larger than " +
+                      std::to_string(opt.max_header_bytes) + " bytes";
+            break;
+        default:
+            reason += " closed the connection without a response";
         }
-        co_return co_await fail(
-            502, "upstream " + where->target.key() +
-                     (outcome == head_outcome::bad
-                          ? " sent a malformed response: " + std::string(response.error_reason())
-                          : " closed the connection without a response"));
+        co_return co_await fail(status, reason);
     }
     const double upstream_ms =
         std::chrono::duration<double, std::milli>(steady::now() - sent_at).count();
@@ -260,18 +286,25 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
         tapped.aborted();
         spdlog::info("conn {} {}: response from {}: {}", client.id, client_text,
                      where->target.key(), error);
-        up.reset();
+        st.drop_upstream();
         co_return relay_end{}; // the client sees the cut: never a made-up end of body
     }
+    if (!ubuf.empty()) {
+        // The origin sent more than its response: those bytes answer nothing, and must never
+        // be read as the next response (perhaps to another client, through the pool).
+        diag::add(svc.counters.upstream_errors_total);
+        spdlog::info("conn {} {}: upstream {} sent {} bytes after its response; not reused",
+                     client.id, client_text, where->target.key(), ubuf.pending().size());
+        st.drop_upstream();
+    }
     if (!response.keep_alive() || until_close) {
-        up.reset();
+        st.drop_upstream();
     }
     if (close_client) {
         if (up && request.complete()) {
             // The upstream connection is still good for others: keep it pooled, so that a
             // client's `Connection: close` costs no upstream TIME_WAIT.
-            pool.release(up_target, std::move(*up));
-            up.reset();
+            st.release_upstream(pool);
         }
         co_await down.shutdown();
         co_return relay_end{};
@@ -286,10 +319,7 @@ net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_
     for (;;) {
         if (st.cbuf.empty()) {
             // Idle between requests: hand the upstream connection to others and hold no buffer.
-            if (st.up) {
-                pool.release(st.up_target, std::move(*st.up));
-                st.up.reset();
-            }
+            st.release_upstream(pool);
             st.release_idle_memory();
             if (co_await client.stream->wait_readable(svc.options.timeout.idle)) {
                 co_return relay_end{};

@@ -20,7 +20,7 @@ net::awaitable<error_code> read_more(byte_stream& from, read_buffer& buf,
 } // namespace
 
 net::awaitable<head_outcome> read_head(byte_stream& from, read_buffer& buf, http1_parser& parser,
-                                       std::chrono::milliseconds timeout) {
+                                       std::chrono::steady_clock::time_point deadline) {
     bool any = !buf.empty();
     for (;;) {
         if (!buf.empty()) {
@@ -38,7 +38,12 @@ net::awaitable<head_outcome> read_head(byte_stream& from, read_buffer& buf, http
                 break;
             }
         }
-        const error_code ec = co_await read_more(from, buf, timeout);
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            co_return head_outcome::timeout;
+        }
+        const error_code ec = co_await read_more(from, buf, left);
         if (ec == beast::error::timeout) {
             co_return head_outcome::timeout;
         }
@@ -97,9 +102,11 @@ net::awaitable<bool> stream_body(byte_stream& from, read_buffer& buf, http1_pars
 }
 
 void append_body_start(std::string& head, http1_parser& parser, read_buffer& buf) {
-    if (parser.complete() || buf.empty()) {
+    if (parser.complete()) {
         return;
     }
+    // Fed even when nothing is buffered: a message without a body completes here, with no
+    // input (the steps after a head consume none), so that complete() says so at once.
     const auto step = parser.feed(buf.pending());
     if (step.status != parse_status::bad_message) {
         head.append(buf.pending().substr(0, step.consumed));

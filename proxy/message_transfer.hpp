@@ -21,8 +21,10 @@ struct services;
 // How reading a head ended, beyond "the parser has it".
 enum class head_outcome { ok, closed_before_any_byte, closed, timeout, bad, too_large };
 
+// Reads until the parser has a head, or until `deadline`: one deadline for the whole head,
+// not one per read, so that a peer sending a byte at a time cannot hold the connection.
 net::awaitable<head_outcome> read_head(byte_stream& from, read_buffer& buf, http1_parser& parser,
-                                       std::chrono::milliseconds timeout);
+                                       std::chrono::steady_clock::time_point deadline);
 
 // One leg's bytes forwarded to the other leg, then shown to the capture.
 struct forwarder {

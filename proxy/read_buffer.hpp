@@ -49,6 +49,9 @@ class read_buffer {
             wanted_ = bulk_capacity;
         }
     }
+    void clear() {
+        begin_ = end_ = 0;
+    }
     void release_if_empty() {
         if (empty()) {
             data_.reset();

@@ -5,12 +5,26 @@
 
 namespace hoplens::proxy {
 
+namespace {
+
+// The Host of a request in absolute form (RFC 9112 §3.2.2): the URL's authority, its port
+// left out where it is the scheme's default, as a client writes it.
+std::string host_of(const absolute_target& abs) {
+    std::string host = authority_text(abs.authority);
+    if (abs.authority.port == (abs.tls ? 443 : 80)) {
+        host.resize(host.rfind(':'));
+    }
+    return host;
+}
+
+} // namespace
+
 std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why) {
     if (client.fixed_target) {
         if (auto abs = parse_absolute_form(head.target())) {
-            return routed{*client.fixed_target, abs->origin_form};
+            return routed{*client.fixed_target, abs->origin_form, host_of(*abs)};
         }
-        return routed{*client.fixed_target, std::string(head.target())};
+        return routed{*client.fixed_target, std::string(head.target()), {}};
     }
     if (client.mode == conf::listen_mode::explicit_proxy) {
         auto abs = parse_absolute_form(head.target());
@@ -19,7 +33,7 @@ std::optional<routed> route(const client_leg& client, const message_head& head, 
                   std::string(head.target()) + "'";
             return std::nullopt;
         }
-        return routed{upstream_target{abs->authority, abs->tls}, abs->origin_form};
+        return routed{upstream_target{abs->authority, abs->tls}, abs->origin_form, host_of(*abs)};
     }
     auto host = parse_authority(head.find("host"), 80);
     if (!host) {
@@ -27,9 +41,9 @@ std::optional<routed> route(const client_leg& client, const message_head& head, 
         return std::nullopt;
     }
     if (auto abs = parse_absolute_form(head.target())) {
-        return routed{upstream_target{abs->authority, false}, abs->origin_form};
+        return routed{upstream_target{abs->authority, false}, abs->origin_form, host_of(*abs)};
     }
-    return routed{upstream_target{*host, false}, std::string(head.target())};
+    return routed{upstream_target{*host, false}, std::string(head.target()), {}};
 }
 
 tapped_relay::~tapped_relay() {

@@ -16,6 +16,7 @@ namespace hoplens::proxy {
 struct routed {
     upstream_target target;
     std::string origin_form;
+    std::string host; // the Host to send instead of the client's (absolute form), or empty
 };
 
 // TLS modes and CONNECT tunnels: the connection's fixed target. Explicit mode: the absolute

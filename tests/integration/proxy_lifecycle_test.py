@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import uuid
@@ -109,6 +110,58 @@ class AccessLog(unittest.TestCase):
                 self.assertIn("127.0.0.1", mine[0], "client address missing")
         finally:
             h.cleanup()
+
+    def test_sighup_reopens_the_file_under_load(self):
+        # logrotate: the file is renamed, then SIGHUP. Lines before it stay in the renamed
+        # file, lines after go to a new one, and the workers writing meanwhile are not
+        # disturbed (replacing the logger under them once crashed a worker).
+        work = env.temp_dir("access-log")
+        path = os.path.join(work, "access.log")
+        h = start(["--access-log", path, "--threads", "2"])
+        proxy = ["-x", f"http://127.0.0.1:{h.port['explicit']}"]
+        url = ORIGIN.url("/files/small", scheme="http")
+        try:
+            self.assertEqual(client.curl(url + "?before", proxy).status, 200)
+            os.rename(path, path + ".1")
+            stop = time.monotonic() + 3.0
+            done = threading.Event()
+            request = f"GET {url}?load HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n\r\n".encode()
+
+            def load():  # one kept-alive connection, as fast as it answers; bounded
+                try:
+                    with client.RawConn("127.0.0.1", h.port["explicit"], timeout=10.0) as conn:
+                        for _ in range(100000):
+                            if done.is_set():
+                                return
+                            conn.send(request)
+                            conn.response()
+                except OSError:
+                    return  # hoplens died: asserted below
+
+            loads = [threading.Thread(target=load) for _ in range(6)]
+            for t in loads:
+                t.start()
+            signals = 0
+            while time.monotonic() < stop and h.proc.alive():
+                h.proc.send_signal(signal.SIGHUP)
+                signals += 1
+                time.sleep(0.005)
+            done.set()
+            for t in loads:
+                t.join(30)
+            self.assertTrue(h.proc.alive(), f"hoplens died under {signals} SIGHUPs:\n{h.proc.tail()}")
+            self.assertEqual(client.curl(url + "?after", proxy).status, 200)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and "?after" not in open(path).read():
+                time.sleep(0.1)
+            rotated, current = open(path + ".1").read(), open(path).read()
+            self.assertIn("?before", rotated)
+            self.assertNotIn("?before", current)
+            self.assertIn("?after", current)
+            self.assertNotIn("?after", rotated)
+        finally:
+            h.cleanup()
+            env.remove_dir(work)
 
 
 if __name__ == "__main__":

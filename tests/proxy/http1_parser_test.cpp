@@ -85,6 +85,11 @@ TEST_CASE("smuggling shapes and bad chunks are rejected") {
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
         "GET / HTTP/1.1\r\nHost x\r\n\r\n",
         "\x16\x03\x01\x02\x00garbage",
+        // A chunk's data must end in CRLF: an origin reading a lone LF (or CR) as the line
+        // end would see a 0x10-byte chunk where this parser saw the end of one (smuggling).
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\n10\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\rX0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nAXY0\r\n\r\n",
     };
     for (const char* wire : bad) {
         http1_parser p(message_kind::request, 8192);
@@ -129,6 +134,22 @@ TEST_CASE("responses: HEAD has no body, close-delimited bodies end at finish") {
     }
 }
 
+TEST_CASE("204 and 304 responses end at their head whatever their framing headers say") {
+    // Otherwise the bytes after the head (the next response, or nothing: a 304's
+    // Content-Length describes the cached body) would be taken as this one's body.
+    const std::string next = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED";
+    for (const std::string head : {"HTTP/1.1 204 No Content\r\nContent-Length: 45\r\n\r\n",
+                                   "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n",
+                                   "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
+        http1_parser p(message_kind::response, 8192);
+        const auto r = feed_all(p, head + next, 0);
+        CAPTURE(head);
+        CHECK(r.last == parse_status::message_complete);
+        CHECK(r.consumed_total == head.size());
+        CHECK(!p.body_until_close());
+    }
+}
+
 TEST_CASE("reset allows the next message on the same connection") {
     http1_parser p(message_kind::request, 8192);
     CHECK(feed_all(p, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n", 0).last == parse_status::message_complete);
@@ -145,9 +166,9 @@ TEST_CASE("hop-by-hop fields are dropped, the rest kept in order") {
              "Proxy-Connection: keep-alive\r\nAccept: */*\r\nKeep-Alive: 5\r\n\r\n",
              0);
     std::string out = "left over";
-    serialize_request_head(p.head(), "/x", false, false, out);
+    serialize_request_head(p.head(), "/x", "", false, false, out);
     CHECK(out == "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n");
-    serialize_request_head(p.head(), "/x", true, false, out);
+    serialize_request_head(p.head(), "/x", "", true, false, out);
     CHECK(out == "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nConnection: close\r\n\r\n");
 }
 
@@ -176,9 +197,9 @@ TEST_CASE("Expect: 100-continue is dropped only when hoplens answered it") {
     feed_all(p, "PUT /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", 0);
     CHECK(p.expects_continue());
     std::string out;
-    serialize_request_head(p.head(), "/u", false, true, out);
+    serialize_request_head(p.head(), "/u", "", false, true, out);
     CHECK(out == "PUT /u HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n");
-    serialize_request_head(p.head(), "/u", false, false, out);
+    serialize_request_head(p.head(), "/u", "", false, false, out);
     CHECK(out.find("Expect: 100-continue\r\n") != std::string::npos);
 }
 

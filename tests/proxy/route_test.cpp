@@ -24,6 +24,16 @@ TEST_CASE("each listener mode routes a request to its own target") {
         REQUIRE(r);
         CHECK(r->target.key() == "http://site.test:8080");
         CHECK(r->origin_form == "/a?b");
+        // RFC 9112 §3.2.2: the URL's authority is the Host sent on, not the client's Host.
+        CHECK(r->host == "site.test:8080");
+        std::string out;
+        serialize_request_head(head, r->origin_form, r->host, false, false, out);
+        CHECK(out == "GET /a?b HTTP/1.1\r\nHost: site.test:8080\r\n\r\n");
+
+        http1_parser d(message_kind::request, 8192);
+        const auto r2 = route(client, head_of("GET http://[::1]/ HTTP/1.1\r\n\r\n", d), why);
+        REQUIRE(r2);
+        CHECK(r2->host == "[::1]"); // the default port is left out, as a client writes it
 
         http1_parser q(message_kind::request, 8192);
         CHECK_FALSE(route(client, head_of("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", q), why));
@@ -37,6 +47,7 @@ TEST_CASE("each listener mode routes a request to its own target") {
         REQUIRE(r);
         CHECK(r->target.key() == "http://api.test:80");
         CHECK(r->origin_form == "/x");
+        CHECK(r->host.empty()); // origin form: the client's Host is the one sent on
 
         http1_parser q(message_kind::request, 8192);
         CHECK_FALSE(route(client, head_of("GET /x HTTP/1.1\r\nHost: a b\r\n\r\n", q), why));

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Origins that misbehave (issue 4 §3, §5; each case was found by review): hoplens answers
+with a readable 502, keeps running, and never lets an origin's bytes answer a request they do
+not belong to. The origins are scripted sockets on loopback, reached through the explicit
+listener in plain HTTP (absolute form); the real nginx origin serves the requests that must
+come through untouched."""
+import os
+import socket
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import client, scenario  # noqa: E402
+
+O = scenario.O
+S = None
+INJECTED = b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED"
+
+
+def setUpModule():
+    global S
+    S = scenario.Scenario(name="hostile", sni=False)
+
+
+def tearDownModule():
+    if S is not None:
+        S.stop()
+
+
+class ScriptedOrigin:
+    """Answers the n-th request on each connection with script[n] (bytes), then keeps the
+    connection open, or closes it after the last answer when close_after is set. A script
+    entry of None closes without answering."""
+
+    def __init__(self, script, close_after=False):
+        self.script = script
+        self.close_after = close_after
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            conn.settimeout(10)
+            data = b""
+            for answer in self.script:
+                while b"\r\n\r\n" not in data:
+                    try:
+                        more = conn.recv(65536)
+                    except OSError:
+                        return
+                    if not more:
+                        return
+                    data += more
+                data = data.split(b"\r\n\r\n", 1)[1]  # the requests here have no body
+                if answer is None:
+                    return
+                conn.sendall(answer)
+            if not self.close_after:
+                try:
+                    while conn.recv(65536):
+                        pass
+                except OSError:
+                    pass
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        self.sock.close()
+
+
+def request(url):
+    host = url.split("/")[2]
+    return f"GET {url} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+
+def nginx_url(path="/files/small"):
+    return f"http://{O.ORIGIN_HOST}:{S.origin.http_port}{path}"
+
+
+class HostileOrigins(scenario.AliveTestCase):
+    def exchanges(self, urls):
+        """The requests in a row on one client connection through the explicit listener:
+        [(status, body)]."""
+        out = []
+        with S.raw("explicit-http", timeout=20.0) as conn:
+            for url in urls:
+                conn.send(request(url))
+                status, _, body = conn.response()
+                out.append((status, body))
+        return out
+
+    def test_origin_closing_without_an_answer_is_502_and_hoplens_lives_on(self):
+        # This exact case crashed the whole proxy (a double free in the reason's temporaries).
+        origin = ScriptedOrigin([None])
+        try:
+            (status, body), = self.exchanges([origin.url("/x")])
+            self.assertEqual(status, 502, body)
+            self.assertIn(b"closed the connection without a response", body)
+        finally:
+            origin.stop()
+        S.check_alive()
+        status, body = self.exchanges([nginx_url()])[0]
+        self.assertEqual((status, body), (200, O.SMALL_BODY.encode()))
+
+    def test_response_head_too_large_says_so(self):
+        huge = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (200 * 1024) + b"\r\n\r\n"
+        origin = ScriptedOrigin([huge])
+        try:
+            (status, body), = self.exchanges([origin.url("/big-head")])
+            self.assertEqual(status, 502, body)
+            self.assertIn(b"response head larger than", body)
+        finally:
+            origin.stop()
+
+    def test_bytes_after_a_response_never_answer_the_next_request(self):
+        origin = ScriptedOrigin([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" + INJECTED])
+        try:
+            got = self.exchanges([origin.url("/a"), nginx_url(), origin.url("/b")])
+        finally:
+            origin.stop()
+        self.assertEqual(got[0], (200, b"hi"))
+        self.assertEqual(got[1], (200, O.SMALL_BODY.encode()), "another origin's reply was replaced")
+        self.assertEqual(got[2], (200, b"hi"), "the extra bytes answered a later request")
+
+    def test_204_and_304_with_a_length_carry_no_body(self):
+        # After a 204, what follows is not its body: here a response nobody asked for.
+        origin = ScriptedOrigin([b"HTTP/1.1 204 No Content\r\nContent-Length: 45\r\n\r\n" + INJECTED])
+        try:
+            got = self.exchanges([origin.url("/204"), nginx_url()])
+        finally:
+            origin.stop()
+        self.assertEqual(got, [(204, b""), (200, O.SMALL_BODY.encode())])
+        # A 304's Content-Length describes the cached body: none follows, the next response does.
+        origin = ScriptedOrigin([b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n",
+                                 b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"])
+        try:
+            got = self.exchanges([origin.url("/304"), origin.url("/200")])
+        finally:
+            origin.stop()
+        self.assertEqual(got, [(304, b""), (200, b"second")])
+
+    def test_origin_closing_after_each_response_is_invisible_to_the_client(self):
+        # It says nothing of closing (no Connection: close): the kept connection is found
+        # closed when the next request is written to it, and a request without a body is
+        # sent again on a fresh connection (RFC 9112 9.3.1).
+        origin = ScriptedOrigin([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], close_after=True)
+        try:
+            got = self.exchanges([origin.url(f"/{i}") for i in range(3)])
+        finally:
+            origin.stop()
+        self.assertEqual(got, [(200, b"ok")] * 3)
+        self.assertGreaterEqual(origin.connections, 3)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
