@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -18,9 +19,13 @@ S = None
 INJECTED = b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED"
 
 
+HEAD_TIMEOUT_S = 1.0  # --request-head-timeout and --upstream-response-timeout here
+
+
 def setUpModule():
     global S
-    S = scenario.Scenario(name="hostile", sni=False)
+    S = scenario.Scenario(["--request-head-timeout", "1s", "--upstream-response-timeout", "1s"],
+                          name="hostile", sni=False)
 
 
 def tearDownModule():
@@ -68,6 +73,12 @@ class ScriptedOrigin:
                 data = data.split(b"\r\n\r\n", 1)[1]  # the requests here have no body
                 if answer is None:
                     return
+                if callable(answer):
+                    try:
+                        answer(conn)
+                    except OSError:
+                        pass
+                    return
                 conn.sendall(answer)
             if not self.close_after:
                 try:
@@ -75,6 +86,11 @@ class ScriptedOrigin:
                         pass
                 except OSError:
                     pass
+
+    def drip(self, conn, data, interval=0.2):
+        for i in range(len(data)):
+            conn.sendall(data[i:i + 1])
+            time.sleep(interval)
 
     def url(self, path="/"):
         return f"http://127.0.0.1:{self.port}{path}"
@@ -101,6 +117,8 @@ class HostileOrigins(scenario.AliveTestCase):
             for url in urls:
                 conn.send(request(url))
                 status, _, body = conn.response()
+                while 100 < status < 200:  # interim (103 Early Hints): the final one follows
+                    status, _, body = conn.response()
                 out.append((status, body))
         return out
 
@@ -153,6 +171,38 @@ class HostileOrigins(scenario.AliveTestCase):
         finally:
             origin.stop()
         self.assertEqual(got, [(304, b""), (200, b"second")])
+
+    def test_a_head_sent_a_byte_at_a_time_still_times_out(self):
+        # The limit is on the whole head, not on each read: one byte every 0.2 s would
+        # otherwise hold a connection for as long as the head is allowed to be.
+        slow_head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100 + b"\r\nContent-Length: 0\r\n\r\n"
+        early_hints = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+        for name, answer in (("slow head", lambda conn: origin.drip(conn, slow_head)),
+                             ("1xx after 1xx", lambda conn: [conn.sendall(early_hints) or
+                                                             time.sleep(0.2) for _ in range(100)])):
+            with self.subTest(name):
+                origin = ScriptedOrigin([answer])
+                try:
+                    started = time.monotonic()
+                    (status, body), = self.exchanges([origin.url("/slow")])
+                    took = time.monotonic() - started
+                finally:
+                    origin.stop()
+                self.assertEqual(status, 504, body)
+                self.assertLess(took, HEAD_TIMEOUT_S + 3.0, f"504 came after {took:.1f} s")
+        with S.raw("explicit-http", timeout=20.0) as conn:
+            started = time.monotonic()
+            head = request(nginx_url()) + b"X-Slow: " + b"a" * 100
+            for i in range(len(head)):
+                try:
+                    conn.send(head[i:i + 1])
+                except OSError:
+                    break
+                time.sleep(0.1)
+                if time.monotonic() - started > HEAD_TIMEOUT_S + 3.0:
+                    break
+            got, _ = conn.read_until_close(timeout=5.0)
+        self.assertEqual(client.status_of(got), 408, got[:200])
 
     def test_origin_closing_after_each_response_is_invisible_to_the_client(self):
         # It says nothing of closing (no Connection: close): the kept connection is found
