@@ -162,7 +162,7 @@ option_table<run_options> make_run_table() {
         {"log-level", "LEVEL", false, "trace|debug|info|warn|error|off", d.log_level,
          set_log_level},
         duration_option(
-            "connect-timeout", "upstream TCP connect",
+            "connect-timeout", "upstream name lookup, and then TCP connect",
             [](run_options& t) -> ms& { return t.timeout.connect; }, ms(1)),
         duration_option(
             "tls-handshake-timeout", "TLS handshake, each leg",

@@ -146,14 +146,41 @@ upstream_pool::resolve(const host_port& target, upstream_timings& t) {
         co_return out;
     }
     const auto start = clock::now();
-    tcp::resolver resolver(co_await net::this_coro::executor);
-    auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
+    // Asio resolves with getaddrinfo on a thread of its own, which a cancel cannot
+    // interrupt: the exchange waits on a timer instead, which the answer cuts short. A
+    // lookup still running at the deadline finishes alone; its state lives until then.
+    struct lookup {
+        explicit lookup(const net::any_io_executor& ex) : resolver(ex), timer(ex) {
+        }
+        tcp::resolver resolver;
+        net::steady_timer timer;
+        error_code ec;
+        tcp::resolver::results_type results;
+        bool done = false;
+    };
+    const auto timeout = svc_.options.timeout.connect;
+    auto l = std::make_shared<lookup>(co_await net::this_coro::executor);
+    l->timer.expires_after(timeout);
+    l->resolver.async_resolve(host, std::to_string(port), [l](error_code ec, auto results) {
+        l->ec = ec;
+        l->results = std::move(results);
+        l->done = true;
+        l->timer.cancel();
+    });
+    co_await l->timer.async_wait(nothrow_awaitable);
     t.dns_us = micros_since(start);
-    if (rec || results.empty()) {
-        co_return upstream_failure{502, "cannot resolve " + target.host + ": " +
-                                            (rec ? rec.message() : std::string("no address"))};
+    if (!l->done) {
+        diag::add(svc_.counters.upstream_timeouts_total);
+        std::string reason = "resolving " + target.host + " timed out after " +
+                             std::to_string(timeout.count()) + " ms";
+        co_return upstream_failure{504, std::move(reason)};
     }
-    for (const auto& r : results) {
+    if (l->ec || l->results.empty()) {
+        std::string reason = "cannot resolve " + target.host + ": " +
+                             (l->ec ? l->ec.message() : std::string("no address"));
+        co_return upstream_failure{502, std::move(reason)};
+    }
+    for (const auto& r : l->results) {
         out.push_back(r.endpoint());
     }
     co_return out;

@@ -5,6 +5,7 @@ not belong to. The origins are scripted sockets on loopback, reached through the
 listener in plain HTTP (absolute form); the real nginx origin serves the requests that must
 come through untouched."""
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -12,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import client, scenario  # noqa: E402
+from lib import client, env, hoplens, scenario  # noqa: E402
 
 O = scenario.O
 S = None
@@ -215,6 +216,43 @@ class HostileOrigins(scenario.AliveTestCase):
             origin.stop()
         self.assertEqual(got, [(200, b"ok")] * 3)
         self.assertGreaterEqual(origin.connections, 3)
+
+
+class SilentResolver(unittest.TestCase):
+    """A name server that never answers: getaddrinfo would wait its own timeouts (15 s and
+    more), which no cancel interrupts; the client gets 504 at --connect-timeout instead."""
+
+    def test_a_lookup_that_never_ends_is_504_at_the_connect_timeout(self):
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.skipTest("needs root and unshare (a private /etc/resolv.conf)")
+        work = env.temp_dir("silent-dns")
+        server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        server.bind(("127.0.0.9", 53))  # receives the queries, answers none
+        h = None
+        try:
+            resolv = os.path.join(work, "resolv.conf")
+            with open(resolv, "w") as f:
+                f.write("nameserver 127.0.0.9\noptions timeout:4 attempts:1\n")
+            wrapper = os.path.join(work, "hoplens-private-resolv")
+            with open(wrapper, "w") as f:
+                f.write("#!/bin/sh\nexec unshare -m sh -c 'mount --bind \"$0\" /etc/resolv.conf && "
+                        "exec \"$@\"' " + f"'{resolv}' '{env.hoplens_bin()}' \"$@\"\n")
+            os.chmod(wrapper, 0o755)
+            h = hoplens.Hoplens({"explicit": "explicit"}, args=["--connect-timeout", "1s"],
+                                name="silent-dns", binary=wrapper)
+            started = time.monotonic()
+            with client.RawConn("127.0.0.1", h.port["explicit"], timeout=30.0) as conn:
+                conn.send(request("http://never-answered.test/"))
+                status, _, body = conn.response()
+            took = time.monotonic() - started
+            self.assertEqual(status, 504, body)
+            self.assertIn(b"resolving never-answered.test timed out", body)
+            self.assertLess(took, 5.0)
+        finally:
+            if h is not None:
+                h.cleanup()
+            server.close()
+            env.remove_dir(work)
 
 
 if __name__ == "__main__":
