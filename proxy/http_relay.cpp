@@ -199,15 +199,26 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
         }
     }
     if (!request.complete()) {
-        if (!co_await stream_body(down, cbuf, request, *up->stream, forward, flow::client_to_server,
-                                  opt.timeout.idle, request_bytes, error)) {
+        const body_outcome sent =
+            co_await stream_body(down, cbuf, request, *up->stream, forward, flow::client_to_server,
+                                 opt.timeout.idle, request_bytes, error);
+        if (sent != body_outcome::complete) {
             st.drop_upstream();
-            if (request.error_reason().empty()) {
-                spdlog::info("conn {} {}: request body: {}", client.id, client_text, error);
-                co_return relay_end{};
-            }
+        }
+        switch (sent) {
+        case body_outcome::complete:
+            break;
+        case body_outcome::malformed:
             diag::add(svc.counters.bad_requests_total);
             co_return co_await fail(400, "malformed request body: " + error);
+        case body_outcome::sender_gone: // the client: nobody is left to answer
+            spdlog::info("conn {} {}: request body: {}", client.id, client_text, error);
+            co_return relay_end{};
+        case body_outcome::receiver_gone: {
+            diag::add(svc.counters.upstream_errors_total);
+            std::string reason = "upstream " + where->target.key() + " " + error;
+            co_return co_await fail(502, reason);
+        }
         }
     }
     sent_at = steady::now();
@@ -271,11 +282,18 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     serialize_response_head(response.head(), close_client, response_head);
     append_body_start(response_head, response, ubuf);
     std::uint64_t response_bytes = response_head.size();
-    bool response_ok = !co_await forward(down, response_head, flow::server_to_client);
-    if (response_ok && !response.complete()) {
-        response_ok =
+    body_outcome received = body_outcome::complete;
+    if (const error_code ec = co_await forward(down, response_head, flow::server_to_client)) {
+        received = body_outcome::receiver_gone;
+        error = ec.message();
+    } else if (!response.complete()) {
+        received =
             co_await stream_body(*up->stream, ubuf, response, down, forward, flow::server_to_client,
                                  opt.timeout.idle, response_bytes, error);
+    }
+    const bool response_ok = received == body_outcome::complete;
+    if (!response_ok && received != body_outcome::receiver_gone) {
+        diag::add(svc.counters.upstream_errors_total); // the origin cut or garbled its response
     }
     if (svc.access.enabled()) {
         svc.access.write(exchange_record{

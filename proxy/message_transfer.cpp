@@ -64,39 +64,40 @@ net::awaitable<error_code> forwarder::operator()(byte_stream& to, std::string_vi
     co_return ec;
 }
 
-net::awaitable<bool> stream_body(byte_stream& from, read_buffer& buf, http1_parser& parser,
-                                 byte_stream& to, forwarder& forward, flow direction,
-                                 std::chrono::milliseconds timeout, std::uint64_t& bytes,
-                                 std::string& error) {
+net::awaitable<body_outcome> stream_body(byte_stream& from, read_buffer& buf, http1_parser& parser,
+                                         byte_stream& to, forwarder& forward, flow direction,
+                                         std::chrono::milliseconds timeout, std::uint64_t& bytes,
+                                         std::string& error) {
     for (;;) {
         const auto step = parser.feed(buf.pending());
         if (step.status == parse_status::bad_message) {
             error = std::string(parser.error_reason());
-            co_return false;
+            co_return body_outcome::malformed;
         }
         if (step.consumed > 0) {
-            if (co_await forward(to, buf.pending().substr(0, step.consumed), direction)) {
-                error = "peer stopped reading";
-                co_return false;
+            if (const error_code ec =
+                    co_await forward(to, buf.pending().substr(0, step.consumed), direction)) {
+                error = "stopped taking the body: " + ec.message();
+                co_return body_outcome::receiver_gone;
             }
             bytes += step.consumed;
             buf.consume(step.consumed);
         }
         if (step.status == parse_status::message_complete) {
-            co_return true;
+            co_return body_outcome::complete;
         }
         const error_code ec = co_await read_more(from, buf, timeout);
         if (ec) {
             if (!is_clean_close(ec) && ec != beast::error::timeout) {
                 error = ec.message();
-                co_return false;
+                co_return body_outcome::sender_gone;
             }
             if (ec != beast::error::timeout && parser.finish() == parse_status::message_complete) {
-                co_return true;
+                co_return body_outcome::complete;
             }
             error = ec == beast::error::timeout ? "timed out in the middle of a body"
                                                 : "connection closed in the middle of a body";
-            co_return false;
+            co_return body_outcome::sender_gone;
         }
     }
 }

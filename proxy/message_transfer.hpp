@@ -34,13 +34,21 @@ struct forwarder {
     net::awaitable<error_code> operator()(byte_stream& to, std::string_view bytes, flow direction);
 };
 
+// How streaming a body ended: which side, if any, failed it.
+enum class body_outcome {
+    complete,
+    malformed,    // the sender's framing is bad (parser.error_reason() says how)
+    sender_gone,  // the sender closed, reset or stalled in the middle of the body
+    receiver_gone // the receiver stopped taking bytes
+};
+
 // Streams the rest of a message whose head has been parsed: feed, then forward what the
-// parser accepted. Returns false when the message could not be completed (the reason is in
-// `error`); `bytes` counts the body bytes forwarded.
-net::awaitable<bool> stream_body(byte_stream& from, read_buffer& buf, http1_parser& parser,
-                                 byte_stream& to, forwarder& forward, flow direction,
-                                 std::chrono::milliseconds timeout, std::uint64_t& bytes,
-                                 std::string& error);
+// parser accepted. Anything but `complete` comes with the reason in `error`; `bytes` counts
+// the body bytes forwarded.
+net::awaitable<body_outcome> stream_body(byte_stream& from, read_buffer& buf, http1_parser& parser,
+                                         byte_stream& to, forwarder& forward, flow direction,
+                                         std::chrono::milliseconds timeout, std::uint64_t& bytes,
+                                         std::string& error);
 
 // A rewritten head followed by the body bytes already read, so that a small message leaves
 // in one write (one TLS record, one syscall) instead of two. A malformed start of body is

@@ -173,6 +173,31 @@ class HostileOrigins(scenario.AliveTestCase):
             origin.stop()
         self.assertEqual(got, [(304, b""), (200, b"second")])
 
+    def test_origin_leaving_in_the_middle_of_a_request_body_is_502(self):
+        # It reads the head and goes: the client hears why instead of a silent close.
+        origin = ScriptedOrigin([None])
+        body = b"b" * (4 * 1024 * 1024)
+        url = origin.url("/upload")
+        try:
+            with S.raw("explicit-http", timeout=20.0) as conn:
+                conn.send(f"POST {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode())
+
+                def send_body():
+                    try:
+                        conn.send(body)
+                    except OSError:
+                        pass  # hoplens answered and closed before taking it all
+
+                sender = threading.Thread(target=send_body, daemon=True)
+                sender.start()
+                got, _ = conn.read_until_close(timeout=15.0)
+                sender.join(15)
+        finally:
+            origin.stop()
+        self.assertEqual(client.status_of(got), 502, got[:300])
+        self.assertIn(b"stopped taking the body", got)
+
     def test_a_head_sent_a_byte_at_a_time_still_times_out(self):
         # The limit is on the whole head, not on each read: one byte every 0.2 s would
         # otherwise hold a connection for as long as the head is allowed to be.
