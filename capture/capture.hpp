@@ -135,6 +135,12 @@ class chunk_arena {
     std::size_t size_ = 0;
 };
 
+// Chunk bytes of a connection that never reached the recorder, per direction.
+struct lost_bytes {
+    std::uint64_t client_to_server = 0;
+    std::uint64_t server_to_client = 0;
+};
+
 class recorder {
   public:
     // `started` stamps log.pages[0]; nothing else reads it.
@@ -152,9 +158,11 @@ class recorder {
     void chunk(conn_id id, direction dir, time_point at, std::span<const std::byte> bytes) {
         chunk(id, dir, at, summed_bytes{bytes, {}});
     }
-    // Some events of this connection were lost (queue full): its exchanges in flight are
-    // recorded as incomplete and its HTTP reassembly stops (bytes cannot be resynchronised).
-    void lost(conn_id id);
+    // Some events of this connection were lost (queue full), with `bytes` of its chunks: its
+    // exchanges in flight are recorded as incomplete and its HTTP reassembly stops (bytes
+    // cannot be resynchronised); its TCP conversation skips the lost bytes, so that Wireshark
+    // shows the gap ("previous segment not captured") instead of joining what surrounds it.
+    void lost(conn_id id, lost_bytes bytes = {});
     void closed(conn_id id, time_point at, bool aborted);
 
     // Output produced since the last call, into `out`, whose capacity the recorder keeps

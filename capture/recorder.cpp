@@ -125,14 +125,21 @@ void recorder::chunk(conn_id id, direction dir, time_point at, summed_bytes chun
     }
 }
 
-void recorder::lost(conn_id id) {
+void recorder::lost(conn_id id, lost_bytes bytes) {
     const auto it = impl_->connections.find(id);
-    if (it == impl_->connections.end() || !it->second.http) {
+    if (it == impl_->connections.end()) {
         return;
     }
-    it->second.http->abandon(it->second.last_seen,
-                             "capture queue full: bytes of this connection were dropped");
-    impl_->record_finished(it->second);
+    impl::connection& c = it->second;
+    if (impl_->options.pcapng && (bytes.client_to_server > 0 || bytes.server_to_client > 0)) {
+        tcp_conversation& tcp = impl_->conversation(c); // opened now if the loss came first
+        tcp.skip(direction::client_to_server, bytes.client_to_server);
+        tcp.skip(direction::server_to_client, bytes.server_to_client);
+    }
+    if (c.http) {
+        c.http->abandon(c.last_seen, "capture queue full: bytes of this connection were dropped");
+        impl_->record_finished(c);
+    }
 }
 
 void recorder::closed(conn_id id, time_point at, bool aborted) {

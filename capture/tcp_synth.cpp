@@ -186,6 +186,12 @@ void tcp_conversation::data(direction dir, time_point at, summed_bytes chunk, pc
     const bool upstream = dir == direction::client_to_server;
     peer& from = upstream ? client_ : server_;
     peer& to = upstream ? server_ : client_;
+    std::string gap_note;
+    if (from.skipped > 0) {
+        gap_note = "hoplens: " + std::to_string(from.skipped) +
+                   " bytes before this segment are not in the capture (capture queue full)";
+        from.skipped = 0;
+    }
     std::size_t sent = 0;
     int unacked_segments = 0;
     while (sent < bytes.size()) {
@@ -194,12 +200,19 @@ void tcp_conversation::data(direction dir, time_point at, summed_bytes chunk, pc
         const bool last = sent == bytes.size();
         const std::size_t piece = (sent - n) / max_segment_payload;
         segment(from, to, std::uint8_t(ack | (last ? psh : 0)), at, bytes.subspan(sent - n, n),
-                piece < chunk.piece_sums.size() ? chunk.piece_sums[piece] : no_sum, out);
+                piece < chunk.piece_sums.size() ? chunk.piece_sums[piece] : no_sum, out,
+                sent == n ? std::string_view(gap_note) : std::string_view{});
         if (++unacked_segments == 4 || last) {
             ack_from(to, from, at, out);
             unacked_segments = 0;
         }
     }
+}
+
+void tcp_conversation::skip(direction dir, std::uint64_t bytes) {
+    peer& from = dir == direction::client_to_server ? client_ : server_;
+    from.next_seq += std::uint32_t(bytes); // sequence numbers wrap (RFC 9293 3.4)
+    from.skipped += bytes;
 }
 
 void tcp_conversation::close(time_point at, pcapng_buffer& out) {

@@ -27,6 +27,9 @@ class tcp_conversation {
     // Segments of max_segment_payload bytes; their payload sums are taken from
     // chunk.piece_sums where given.
     void data(direction dir, time_point at, summed_bytes chunk, pcapng_buffer& out);
+    // `bytes` of `dir` were sent but are not in the capture: the next segment of that side
+    // starts past them, with a comment saying so.
+    void skip(direction dir, std::uint64_t bytes);
     void close(time_point at, pcapng_buffer& out);
 
     static constexpr std::size_t max_segment_payload = summed_bytes::piece_bytes;
@@ -38,6 +41,7 @@ class tcp_conversation {
         std::uint32_t next_seq = 0; // next sequence number this side sends
         std::uint32_t acked = 0;    // last ack number this side sent
         std::uint16_t ip_id = 0;
+        std::uint64_t skipped = 0; // bytes skipped since this side's last segment
     };
     enum flag : std::uint8_t { fin = 0x01, syn = 0x02, psh = 0x08, ack = 0x10 };
 

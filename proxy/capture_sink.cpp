@@ -15,7 +15,8 @@
 #include <sys/uio.h>
 #include <thread>
 #include <unistd.h>
-#include <unordered_set>
+#include <optional>
+#include <unordered_map>
 #include <variant>
 #include <pthread.h>
 
@@ -49,7 +50,8 @@ struct ev_keylog {
 };
 struct event {
     std::variant<ev_opened, ev_attached, ev_chunk, ev_closed, ev_keylog> what;
-    bool lost_before = false; // events of this connection were dropped just before this one
+    // Events of this connection were dropped just before this one, with these chunk bytes.
+    std::optional<capture::lost_bytes> lost_before = std::nullopt;
 };
 
 } // namespace
@@ -69,7 +71,7 @@ struct capture_sink::impl {
     std::condition_variable wake;
     std::vector<event> queue;               // guarded by mutex
     capture::chunk_arena queued_bytes;      // guarded by mutex: the bytes of queued chunks
-    std::unordered_set<conn_id> lost_since; // guarded by mutex
+    std::unordered_map<conn_id, capture::lost_bytes> lost_since; // guarded by mutex
     bool reopen_requested = false;          // guarded by mutex
     bool stopping = false;                  // guarded by mutex
     bool idle = false;                      // guarded by mutex: run() waits for events
@@ -86,8 +88,10 @@ struct capture_sink::impl {
     }
 
     // Control events are tiny and the recorder's state depends on them, so they are only
-    // refused past a hard limit; chunks are refused as soon as the budget is spent. A chunk's
-    // bytes are copied into the queue's arena (a memcpy, no allocation) only once accepted.
+    // refused past a hard limit, and a connection's end never is (one per connection: the
+    // recorder would otherwise keep its state, bodies included, for good); chunks are refused
+    // as soon as the budget is spent. A chunk's bytes are copied into the queue's arena (a
+    // memcpy, no allocation) only once accepted.
     void push(event e, conn_id id, std::span<const std::byte> chunk_bytes = {},
               bool per_connection = true) {
         auto* chunk = std::get_if<ev_chunk>(&e.what);
@@ -98,16 +102,25 @@ struct capture_sink::impl {
                 chunk != nullptr
                     ? (queued_bytes.size() + chunk_bytes.size() > options.queue_bytes ||
                        queue.size() >= options.queue_events)
-                    : queue.size() >= 4 * options.queue_events;
+                    : !std::holds_alternative<ev_closed>(e.what) &&
+                          queue.size() >= 4 * options.queue_events;
             if (full || stopping) {
                 if (per_connection) {
-                    lost_since.insert(id);
+                    capture::lost_bytes& lost = lost_since[id];
+                    if (chunk != nullptr) {
+                        (chunk->dir == capture::direction::client_to_server
+                             ? lost.client_to_server
+                             : lost.server_to_client) += chunk_bytes.size();
+                    }
                 }
                 diag::add(counters.capture_dropped_total);
                 return;
             }
-            if (per_connection && !lost_since.empty() && lost_since.erase(id) > 0) {
-                e.lost_before = true;
+            if (per_connection && !lost_since.empty()) {
+                if (const auto it = lost_since.find(id); it != lost_since.end()) {
+                    e.lost_before = it->second;
+                    lost_since.erase(it);
+                }
             }
             if (chunk != nullptr) {
                 chunk->bytes = queued_bytes.add(chunk_bytes);
@@ -132,7 +145,7 @@ struct capture_sink::impl {
                     r.opened(ev.info);
                 } else {
                     if (e.lost_before) {
-                        r.lost(ev.id);
+                        r.lost(ev.id, *e.lost_before);
                     }
                     if constexpr (std::is_same_v<T, ev_attached>) {
                         r.upstream_attached(ev.id, ev.upstream, ev.timings);

@@ -62,21 +62,22 @@ struct relay_state {
     }
 };
 
-// Sends the request head (st.head_out) to `target` on a pooled connection if `allow_reuse`,
-// else on a new one. An origin may close a pooled connection at any moment (keep-alive
-// timeout): a failed write there is retried once on a new connection, before any body byte
-// was sent.
+// Sends the request head (st.head_out) to `target`, on a pooled connection unless `again`:
+// the head went out once already, on a pooled connection the origin had closed (and was
+// captured then), so it goes on a new connection and not into the capture twice. An origin
+// may close a pooled connection at any moment (keep-alive timeout): a failed write there is
+// retried once on a new connection, before any body byte was sent.
 net::awaitable<std::optional<upstream_failure>> send_request_head(upstream_pool& pool,
                                                                   relay_state& st,
                                                                   const upstream_target& target,
-                                                                  bool allow_reuse) {
+                                                                  bool again) {
     auto& up = st.up;
     for (int attempt = 0;; ++attempt) {
         if (up && st.up_target != target) {
             st.release_upstream(pool);
         }
         if (!up) {
-            auto got = co_await pool.acquire(target, allow_reuse && attempt == 0);
+            auto got = co_await pool.acquire(target, !again && attempt == 0);
             if (auto* failure = std::get_if<upstream_failure>(&got)) {
                 co_return std::move(*failure);
             }
@@ -88,7 +89,7 @@ net::awaitable<std::optional<upstream_failure>> send_request_head(upstream_pool&
             st.tapped.attach(*up, st.up_target); // kept from the previous exchange
         }
         const error_code ec =
-            co_await st.forward(*up->stream, st.head_out, flow::client_to_server);
+            co_await st.forward(*up->stream, st.head_out, flow::client_to_server, !again);
         if (!ec) {
             co_return std::nullopt;
         }
@@ -177,7 +178,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     // The whole request left with its head: it can be sent again if a pooled connection
     // turns out to have been closed by the origin before it answered (RFC 9112 §9.3.1).
     const bool resendable = request.complete();
-    if (auto failure = co_await send_request_head(pool, st, where->target, true)) {
+    if (auto failure = co_await send_request_head(pool, st, where->target, false)) {
         diag::add(svc.counters.upstream_errors_total);
         co_return co_await fail(failure->status, failure->reason);
     }
@@ -230,7 +231,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
                                      sent_at + opt.timeout.upstream_response);
         if (outcome == head_outcome::closed_before_any_byte && up->reused && resendable) {
             st.drop_upstream();
-            if (auto failure = co_await send_request_head(pool, st, where->target, false)) {
+            if (auto failure = co_await send_request_head(pool, st, where->target, true)) {
                 diag::add(svc.counters.upstream_errors_total);
                 co_return co_await fail(failure->status, failure->reason);
             }

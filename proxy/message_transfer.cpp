@@ -55,10 +55,10 @@ net::awaitable<head_outcome> read_head(byte_stream& from, read_buffer& buf, http
 }
 
 net::awaitable<error_code> forwarder::operator()(byte_stream& to, std::string_view bytes,
-                                                 flow direction) {
+                                                 flow direction, bool shown) {
     to.expires_after(svc.options.timeout.idle);
     const error_code ec = co_await to.write_all(net::const_buffer(bytes.data(), bytes.size()));
-    if (!ec && svc.capture.enabled()) {
+    if (!ec && shown && svc.capture.enabled()) {
         svc.capture.chunk(id, direction, std::chrono::system_clock::now(), bytes);
     }
     co_return ec;

@@ -31,7 +31,10 @@ struct forwarder {
     services& svc;
     std::uint64_t id;
 
-    net::awaitable<error_code> operator()(byte_stream& to, std::string_view bytes, flow direction);
+    // `shown`: false for bytes the capture has seen already (a request sent again after a
+    // pooled connection turned out closed), which must not appear twice in its stream.
+    net::awaitable<error_code> operator()(byte_stream& to, std::string_view bytes, flow direction,
+                                          bool shown = true);
 };
 
 // How streaming a body ended: which side, if any, failed it.

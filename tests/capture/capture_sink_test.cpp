@@ -107,6 +107,35 @@ TEST_CASE("a full queue drops, counts, and marks the exchange incomplete") {
           boost::json::string::npos);
 }
 
+TEST_CASE("a connection's end is never dropped, however full the queue") {
+    // Its close-delimited response completes only at the close: a dropped close would leave
+    // the exchange, and the connection's state, in the recorder for good.
+    temp_dir d;
+    diag::proxy_counters counters;
+    capture_sink_options o;
+    o.har = d.path / "c.har";
+    o.queue_events = 8; // control events are refused past 4 x 8 queued
+    o.batch_pause = std::chrono::milliseconds(500);
+    {
+        capture_sink sink(o, counters);
+        sink.opened(conn(100)); // wakes the capture thread, which then pauses between batches
+        ::usleep(50 * 1000);
+        sink.opened(conn(1));
+        sink.upstream_attached(1, {"127.0.0.2", 443}, {});
+        sink.chunk(1, direction::client_to_server, at_ms(1), as_bytes("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+        sink.chunk(1, direction::server_to_client, at_ms(2), as_bytes("HTTP/1.1 200 OK\r\n\r\nuntil close"));
+        for (capture::conn_id id = 2; id < 50; ++id) {
+            sink.opened(conn(id));
+        }
+        sink.closed(1, at_ms(3), false);
+    }
+    CHECK(diag::read(counters.capture_dropped_total) > 0);
+    const auto entries = har_entries(o.har);
+    REQUIRE(entries.size() == 1);
+    CHECK(entries[0].at("response").at("content").at("text") == "until close");
+    CHECK(!entries[0].as_object().contains("comment"));
+}
+
 TEST_CASE("reopen starts fresh valid files at the same paths (logrotate)") {
     temp_dir d;
     diag::proxy_counters counters;

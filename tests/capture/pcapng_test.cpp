@@ -152,5 +152,25 @@ TEST_CASE("pcapng on a port tshark does not know still decodes as HTTP") {
     check_decodes_cleanly(f);
 }
 
+TEST_CASE("bytes lost from the capture queue leave a gap Wireshark sees, with a comment") {
+    const auto info = conn(11);
+    recorder rec({"test", 1024, false, true}, at_ms(0));
+    rec.opened(info);
+    rec.upstream_attached(info.id, info.upstream, {0, 1000, 2000, 3000});
+    rec.chunk(info.id, c2s, at_ms(10), as_bytes("GET /one HTTP/1.1\r\nHost: example.test\r\n\r\n"));
+    rec.chunk(info.id, s2c, at_ms(11), as_bytes("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234"));
+    rec.lost(info.id, {0, 5}); // "56789" never reached the recorder
+    rec.chunk(info.id, c2s, at_ms(12), as_bytes("GET /two HTTP/1.1\r\nHost: example.test\r\n\r\n"));
+    rec.chunk(info.id, s2c, at_ms(13), as_bytes("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"));
+    rec.closed(info.id, at_ms(14), false);
+    const pcap_file f(test::take_pcapng(rec), "lost");
+    // Without the gap, /two's response would be read as the rest of /one's body.
+    CHECK(count_lines(f.tshark("-Y tcp.analysis.lost_segment")) == 1);
+    CHECK(f.tshark("-Y 'frame.comment contains \"not in the capture\"' -T fields -e frame.comment")
+              .find("5 bytes before this segment") != std::string::npos);
+    CHECK(f.tshark("-Y http.response -T fields -e http.response.code").find("200") !=
+          std::string::npos);
+}
+
 } // namespace
 } // namespace hoplens::capture

@@ -13,6 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import capture_support as cs  # noqa: E402
 from lib import client, env, hoplens, scenario  # noqa: E402
 
 O = scenario.O
@@ -241,6 +242,27 @@ class HostileOrigins(scenario.AliveTestCase):
             origin.stop()
         self.assertEqual(got, [(200, b"ok")] * 3)
         self.assertGreaterEqual(origin.connections, 3)
+
+    def test_a_request_sent_again_is_captured_once(self):
+        # The resend after a stale pooled connection must not put the request twice into
+        # the capture: the reassembler would pair every later response with the wrong request.
+        work = env.temp_dir("resend-har")
+        har = os.path.join(work, "c.har")
+        origin = ScriptedOrigin([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], close_after=True)
+        h = hoplens.Hoplens({"explicit": "explicit"}, args=["--har", har], name="resend-har")
+        try:
+            with client.RawConn("127.0.0.1", h.port["explicit"], timeout=20.0) as conn:
+                for i in range(3):
+                    conn.send(request(origin.url(f"/{i}")))
+                    self.assertEqual(conn.response()[0], 200)
+            h.stop()
+            entries = cs.har_entries(har)
+            self.assertEqual([(e["request"]["url"], e["response"]["status"]) for e in entries],
+                             [(origin.url(f"/{i}"), 200) for i in range(3)])
+        finally:
+            origin.stop()
+            h.cleanup()
+            env.remove_dir(work)
 
 
 class SilentResolver(unittest.TestCase):
