@@ -240,6 +240,9 @@ std::uint64_t body_decoder::size() const {
 std::uint64_t body_decoder::wire_size() const {
     return s_->wire_size;
 }
+bool body_decoder::size_is_lower_bound() const {
+    return s_->kind != coding::identity && !s_->finished && s_->size >= max_decoded_bytes;
+}
 bool body_decoder::truncated() const {
     return s_->size > s_->kept.size();
 }

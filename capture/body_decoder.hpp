@@ -24,6 +24,8 @@ class body_decoder {
     const std::string& kept() const;
     // Total size of the body as kept() would have it without the cap.
     std::uint64_t size() const;
+    // Decoding stopped counting (a decoded body past 256 MiB): size() is a lower bound.
+    bool size_is_lower_bound() const;
     std::uint64_t wire_size() const;
     bool truncated() const;
     // The coding that was undone ("gzip", "deflate", "br"), or "" for none.

@@ -65,7 +65,8 @@ std::string truncation_note(const char* what, const body_decoder& b) {
         return {};
     }
     return std::string(what) + " body truncated to " + std::to_string(b.kept().size()) + " of " +
-           std::to_string(b.size()) + " bytes";
+           (b.size_is_lower_bound() ? "at least " : "") + std::to_string(b.size()) +
+           (b.size_is_lower_bound() ? " bytes (decoding stops counting there)" : " bytes");
 }
 
 void add_note(std::string& notes, const std::string& note) {

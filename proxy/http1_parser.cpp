@@ -148,6 +148,29 @@ void http1_parser::release_memory() {
     std::string().swap(error_);
 }
 
+namespace {
+
+// What llhttp accepts but a relay must not pass on: a version this relay does not speak
+// (the next hop would read the rest by other rules), a field without a name (RFC 9110
+// §5.1: a token), and Transfer-Encoding in HTTP/1.0, whose framing RFC 9112 §6.1 says to
+// treat as faulty (an HTTP/1.0 hop may not de-chunk it: smuggling).
+const char* head_problem(const message_head& head, const llhttp_t& p) {
+    if (head.version_major != 1 || head.version_minor > 1) {
+        return "unsupported HTTP version (HTTP/1.0 and HTTP/1.1 only)";
+    }
+    for (std::size_t i = 0; i < head.field_count(); ++i) {
+        if (head.field_at(i).name.empty()) {
+            return "header field without a name";
+        }
+    }
+    if (head.version_minor == 0 && (p.flags & F_TRANSFER_ENCODING) != 0) {
+        return "Transfer-Encoding in an HTTP/1.0 message";
+    }
+    return nullptr;
+}
+
+} // namespace
+
 void http1_parser::reset() {
     llhttp_reset(&st_->parser);
     st_->parser.data = st_.get();
@@ -181,6 +204,10 @@ parse_step http1_parser::feed(std::string_view bytes) {
             return {parse_status::head_too_large, 0};
         }
         if (st_->head_done) {
+            if (const char* problem = head_problem(head_, p)) {
+                error_ = problem;
+                return {parse_status::bad_message, 0};
+            }
             // RFC 9112 §6.3: a response to HEAD, and 1xx/204/304, carries no body, whatever
             // its Content-Length or Transfer-Encoding say (llhttp 8 reads one for 204/304:
             // the bytes after such a head would be relayed as its body, the next response

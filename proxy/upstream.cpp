@@ -119,7 +119,14 @@ int upstream_tls::on_new_session(SSL* ssl, SSL_SESSION* session) {
         return 0;
     }
     std::lock_guard lock(self->mutex_);
-    auto& slot = self->sessions_[*key];
+    auto& sessions = self->sessions_;
+    if (sessions.size() >= max_sessions && !sessions.contains(*key)) {
+        // An explicit proxy's clients name any number of hosts: the cache stays bounded by
+        // giving up one session, whichever the table lists first (a full handshake later).
+        SSL_SESSION_free(sessions.begin()->second);
+        sessions.erase(sessions.begin());
+    }
+    auto& slot = sessions[*key];
     if (slot != nullptr) {
         SSL_SESSION_free(slot);
     }

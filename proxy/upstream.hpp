@@ -85,6 +85,7 @@ class upstream_tls {
     bool verify_;
     std::mutex mutex_;
     std::unordered_map<std::string, SSL_SESSION*> sessions_; // owned references
+    static constexpr std::size_t max_sessions = 4096;          // ~2 KiB each
 };
 
 class upstream_pool {

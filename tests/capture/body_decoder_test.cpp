@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
+#include <zlib.h>
+
 #ifdef HOPLENS_TEST_BROTLI
 #include <brotli/encode.h>
 #endif
@@ -34,6 +37,37 @@ TEST_CASE("unknown codings are kept as sent") {
     b.feed("abc");
     CHECK(b.kept() == "abc");
     CHECK(b.problem() == "content-encoding 'zstd' kept as sent");
+}
+
+TEST_CASE("a decoded body past 256 MiB is counted as at least that much") {
+    // 300 MiB of zeros, deflated as it streams: a few hundred KiB on the wire.
+    z_stream z{};
+    REQUIRE(deflateInit(&z, 1) == Z_OK);
+    const std::string zeros(1024 * 1024, '\0');
+    std::string wire;
+    std::array<char, 65536> out{};
+    for (int i = 0; i < 300; ++i) {
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zeros.data()));
+        z.avail_in = uInt(zeros.size());
+        const int flush = i == 299 ? Z_FINISH : Z_NO_FLUSH;
+        do {
+            z.next_out = reinterpret_cast<Bytef*>(out.data());
+            z.avail_out = uInt(out.size());
+            deflate(&z, flush);
+            wire.append(out.data(), out.size() - z.avail_out);
+        } while (z.avail_out == 0);
+    }
+    deflateEnd(&z);
+    body_decoder big("deflate", 16);
+    big.feed(wire);
+    CHECK(big.size_is_lower_bound());
+    CHECK(big.size() >= 256ull * 1024 * 1024);
+    CHECK(big.size() < 300ull * 1024 * 1024);
+    CHECK(big.kept() == std::string(16, '\0'));
+
+    body_decoder small("deflate", 16);
+    small.feed(wire.substr(0, 1000));
+    CHECK_FALSE(small.size_is_lower_bound());
 }
 
 #ifdef HOPLENS_TEST_BROTLI

@@ -90,6 +90,11 @@ TEST_CASE("smuggling shapes and bad chunks are rejected") {
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\n10\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\rX0\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nAXY0\r\n\r\n",
+        // Heads llhttp takes but the next hop may read differently.
+        "GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+        "GET /\r\n\r\n", // HTTP/0.9
+        "GET / HTTP/1.1\r\n: empty\r\nHost: x\r\n\r\n",
+        "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     };
     for (const char* wire : bad) {
         http1_parser p(message_kind::request, 8192);
