@@ -155,6 +155,14 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
             diag::add(svc.counters.bad_requests_total);
             co_return co_await fail(400, "CONNECT is only accepted by an explicit listener");
         }
+        if (!cbuf.empty()) {
+            // Bytes sent before the 200 (a ClientHello sent optimistically) were read with
+            // the head; the tunnel's TLS reads the socket itself and would never see them, and
+            // the client would wait out the handshake timeout. Say so at once instead.
+            diag::add(svc.counters.bad_requests_total);
+            co_return co_await fail(400, "bytes sent after CONNECT before its 200 response are "
+                                         "not supported: wait for the response");
+        }
         co_return relay_end{std::string(head.target())};
     }
     std::string why;

@@ -179,6 +179,23 @@ class BadRequests(scenario.AliveTestCase):
         self.assert_rejected(lambda m: request_bytes(
             S, m, "/echo", method="POST", headers="Transfer-Encoding: chunked\r\n",
             body=b"zz\r\nhello\r\n0\r\n\r\n"), 400)
+        # A chunk's data not ended by CRLF: an origin that reads a lone LF as the line end
+        # would take 0x10 bytes as the next chunk (a request smuggled in the body).
+        self.assert_rejected(lambda m: request_bytes(
+            S, m, "/echo", method="POST", headers="Transfer-Encoding: chunked\r\n",
+            body=b"1\r\nA\n10\r\n\r\n0\r\n\r\n"), 400)
+
+    def test_bytes_before_the_connect_response_get_a_clear_400(self):
+        # Not a silent wait for a handshake that can never complete.
+        addr, port = S.listener("explicit")
+        target = f"{O.ORIGIN_HOST}:{ORIGIN.tls_port}"
+        with client.RawConn(addr, port, timeout=10.0) as conn:
+            conn.send(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode() +
+                      b"\x16\x03\x01\x00\x05hello")
+            got, closed = conn.read_until_close(timeout=5.0)
+        self.assertEqual(client.status_of(got), 400, got[:200])
+        self.assertIn(b"before its 200 response", got)
+        self.assertTrue(closed)
 
 
 class AllowList(scenario.AliveTestCase):
