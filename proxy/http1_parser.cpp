@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 namespace hoplens::proxy {
 
@@ -117,6 +118,26 @@ struct http1_parser_state {
         of(p).owner->complete_ = true;
         return HPE_PAUSED;
     }
+
+    // A chunked body is sent on re-framed from what was parsed (see body_out()): sizes in
+    // hex, the data, CRLFs, a last chunk with no extensions and no trailers.
+    static int on_chunk_header(llhttp_t* p) {
+        std::string& out = of(p).owner->framed_;
+        std::array<char, 16> hex{};
+        const auto r = std::to_chars(hex.data(), hex.data() + hex.size(), p->content_length, 16);
+        out.append(hex.data(), r.ptr).append("\r\n");
+        return 0;
+    }
+    static int on_body(llhttp_t* p, const char* at, std::size_t n) {
+        if ((p->flags & F_CHUNKED) != 0) {
+            of(p).owner->framed_.append(at, n);
+        }
+        return 0;
+    }
+    static int on_chunk_complete(llhttp_t* p) {
+        of(p).owner->framed_.append("\r\n"); // after the last chunk: the end of the trailers
+        return 0;
+    }
 };
 
 http1_parser::http1_parser(message_kind kind, std::size_t max_head_bytes)
@@ -130,6 +151,9 @@ http1_parser::http1_parser(message_kind kind, std::size_t max_head_bytes)
     s.on_header_value = &http1_parser_state::on_header_value;
     s.on_headers_complete = &http1_parser_state::on_headers_complete;
     s.on_message_complete = &http1_parser_state::on_message_complete;
+    s.on_chunk_header = &http1_parser_state::on_chunk_header;
+    s.on_body = &http1_parser_state::on_body;
+    s.on_chunk_complete = &http1_parser_state::on_chunk_complete;
     llhttp_init(&st_->parser, kind == message_kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &s);
     st_->parser.data = st_.get();
     st_->owner = this;
@@ -146,6 +170,18 @@ void message_head::release() {
 void http1_parser::release_memory() {
     head_.release();
     std::string().swap(error_);
+    std::string().swap(framed_);
+}
+
+bool http1_parser::chunked() const {
+    return (st_->parser.flags & F_CHUNKED) != 0;
+}
+
+std::string_view http1_parser::body_out(std::string_view consumed) {
+    if (!chunked()) {
+        return consumed;
+    }
+    return framed_;
 }
 
 namespace {
@@ -183,9 +219,11 @@ void http1_parser::reset() {
     no_body_ = false;
     complete_ = false;
     error_.clear();
+    framed_.clear();
 }
 
 parse_step http1_parser::feed(std::string_view bytes) {
+    framed_.clear(); // the last step's body_out() has been sent on
     auto& p = st_->parser;
     const bool was_in_head = !st_->head_done;
     const llhttp_errno_t rc = llhttp_execute(&p, bytes.data(), bytes.size());

@@ -124,6 +124,16 @@ class http1_parser {
     bool complete() const {
         return complete_;
     }
+    // The body is chunked (Transfer-Encoding: chunked).
+    bool chunked() const;
+    // What to send on for the body bytes the last feed() consumed (`consumed`): those bytes
+    // as they are, or, for a chunked body, the chunks re-framed from what was parsed (sizes,
+    // data, CRLFs; no extensions, no trailers). The next hop then reads exactly the framing
+    // this parser read, however leniently llhttp took the original (it accepts any two
+    // bytes after a chunk's data, so `1\r\nA\n10\r\n...` would otherwise reach an origin
+    // that reads a 16-byte chunk there: a request smuggled past the relay). Valid until the
+    // next feed().
+    std::string_view body_out(std::string_view consumed);
     std::string_view error_reason() const {
         return error_;
     }
@@ -136,6 +146,7 @@ class http1_parser {
     bool no_body_ = false;
     bool complete_ = false;
     std::string error_;
+    std::string framed_; // body_out() of a chunked body
 };
 
 // Serializes a head for the next hop (RFC 9110 §7.6.1): hop-by-hop fields (Connection, the

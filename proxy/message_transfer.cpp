@@ -75,12 +75,14 @@ net::awaitable<body_outcome> stream_body(byte_stream& from, read_buffer& buf, ht
             co_return body_outcome::malformed;
         }
         if (step.consumed > 0) {
-            if (const error_code ec =
-                    co_await forward(to, buf.pending().substr(0, step.consumed), direction)) {
+            const auto out = parser.body_out(buf.pending().substr(0, step.consumed));
+            if (out.empty()) {
+                // a chunk extension alone: nothing of it is sent on
+            } else if (const error_code ec = co_await forward(to, out, direction)) {
                 error = "stopped taking the body: " + ec.message();
                 co_return body_outcome::receiver_gone;
             }
-            bytes += step.consumed;
+            bytes += out.size();
             buf.consume(step.consumed);
         }
         if (step.status == parse_status::message_complete) {
@@ -110,7 +112,7 @@ void append_body_start(std::string& head, http1_parser& parser, read_buffer& buf
     // input (the steps after a head consume none), so that complete() says so at once.
     const auto step = parser.feed(buf.pending());
     if (step.status != parse_status::bad_message) {
-        head.append(buf.pending().substr(0, step.consumed));
+        head.append(parser.body_out(buf.pending().substr(0, step.consumed)));
         buf.consume(step.consumed);
     }
 }

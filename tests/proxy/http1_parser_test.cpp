@@ -63,6 +63,14 @@ TEST_CASE("a request without body completes right after its head, at every split
     }
 }
 
+TEST_CASE("raw UTF-8 in a target is taken, as curl sends it") {
+    // llhttp's strict mode refuses bytes >= 0x80 in the URL: it is not used (see body_out()).
+    http1_parser p(message_kind::request, 8192);
+    const auto r = feed_all(p, "GET http://h/caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 0);
+    CHECK(r.last == parse_status::message_complete);
+    CHECK(p.head().target() == "http://h/caf\xc3\xa9");
+}
+
 TEST_CASE("content-length and chunked bodies end exactly where the message ends") {
     const std::string cl = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET";
     const std::string chunked =
@@ -85,11 +93,6 @@ TEST_CASE("smuggling shapes and bad chunks are rejected") {
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
         "GET / HTTP/1.1\r\nHost x\r\n\r\n",
         "\x16\x03\x01\x02\x00garbage",
-        // A chunk's data must end in CRLF: an origin reading a lone LF (or CR) as the line
-        // end would see a 0x10-byte chunk where this parser saw the end of one (smuggling).
-        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\n10\r\n\r\n",
-        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\rX0\r\n\r\n",
-        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nAXY0\r\n\r\n",
         // Heads llhttp takes but the next hop may read differently.
         "GET / HTTP/2.0\r\nHost: x\r\n\r\n",
         "GET /\r\n\r\n", // HTTP/0.9
@@ -136,6 +139,50 @@ TEST_CASE("responses: HEAD has no body, close-delimited bodies end at finish") {
         const auto r = feed_all(p, "HTTP/1.1 204 No Content\r\n\r\n", 0);
         CHECK(r.last == parse_status::message_complete);
         CHECK(p.head().status == 204);
+    }
+}
+
+// What a chunked body sends on: body_out() of every step, the message fed in two parts.
+std::string sent_on(const std::string& wire, std::size_t split) {
+    http1_parser p(message_kind::request, 8192);
+    std::string out;
+    std::string_view parts[2] = {std::string_view(wire).substr(0, split),
+                                 std::string_view(wire).substr(split)};
+    bool in_body = false;
+    for (auto part : parts) {
+        while (!part.empty() || in_body) {
+            const auto step = p.feed(part);
+            REQUIRE(step.status != parse_status::bad_message);
+            if (in_body) {
+                out.append(p.body_out(part.substr(0, step.consumed)));
+            }
+            part.remove_prefix(step.consumed);
+            if (step.status == parse_status::message_complete) {
+                return out;
+            }
+            in_body = in_body || step.status == parse_status::head_complete;
+            if (step.status == parse_status::need_more) {
+                break;
+            }
+        }
+    }
+    return out + "<incomplete>";
+}
+
+TEST_CASE("a chunked body is sent on re-framed, as this parser read it, at every split") {
+    const std::string head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // llhttp takes any two bytes after a chunk's data: an origin reading a lone LF as the line
+    // end would see `10` as the next chunk's size and the rest as a smuggled request. What
+    // goes on is what was parsed here: one chunk "A", then the end.
+    const std::string smuggle = head + "1\r\nA\n10\r\n\r\n";
+    // Extensions and trailers are not sent on; sizes are plain hex.
+    const std::string ordinary = head + "3;ext=1\r\nabc\r\n0A\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n";
+    for (std::size_t split = 0; split <= ordinary.size(); ++split) {
+        CAPTURE(split);
+        if (split <= smuggle.size()) {
+            CHECK(sent_on(smuggle, split) == "1\r\nA\r\n0\r\n\r\n");
+        }
+        CHECK(sent_on(ordinary, split) == "3\r\nabc\r\na\r\n0123456789\r\n0\r\n\r\n");
     }
 }
 
