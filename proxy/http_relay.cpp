@@ -102,6 +102,15 @@ net::awaitable<std::optional<upstream_failure>> send_request_head(upstream_pool&
     }
 }
 
+bool is_idempotent(std::string_view method) { // RFC 9110 §9.2.2
+    for (const std::string_view m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
+        if (method == m) {
+            return true;
+        }
+    }
+    return false;
+}
+
 // One request and its response. nullopt: the connection goes on to its next request.
 net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_pool& pool,
                                                         client_leg& client, relay_state& st) {
@@ -184,8 +193,10 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     std::uint64_t request_bytes = 0;
     steady::time_point sent_at;
     // The whole request left with its head: it can be sent again if a pooled connection
-    // turns out to have been closed by the origin before it answered (RFC 9112 §9.3.1).
-    const bool resendable = request.complete();
+    // turns out to have been closed by the origin before it answered (RFC 9112 §9.3.1),
+    // when its method is idempotent: a proxy must not repeat a POST on its own (RFC 9110
+    // §9.2.2), the origin may have acted on it before closing.
+    const bool resendable = request.complete() && is_idempotent(head.method());
     if (auto failure = co_await send_request_head(pool, st, where->target, false)) {
         diag::add(svc.counters.upstream_errors_total);
         co_return co_await fail(failure->status, failure->reason);

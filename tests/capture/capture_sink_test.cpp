@@ -124,7 +124,8 @@ TEST_CASE("a connection's end is never dropped, however full the queue") {
         sink.upstream_attached(1, {"127.0.0.2", 443}, {});
         sink.chunk(1, direction::client_to_server, at_ms(1), as_bytes("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
         sink.chunk(1, direction::server_to_client, at_ms(2), as_bytes("HTTP/1.1 200 OK\r\n\r\nuntil close"));
-        for (capture::conn_id id = 2; id < 50; ++id) {
+        for (capture::conn_id id = 2; id < 2000; ++id) { // far past the limit, even if the
+                                                         // thread takes a batch meanwhile
             sink.opened(conn(id));
         }
         sink.closed(1, at_ms(3), false);
