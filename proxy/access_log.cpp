@@ -18,27 +18,37 @@ namespace {
 // review); the sink's own mutex orders the reopen with the writes instead.
 class reopenable_file_sink final : public spdlog::sinks::base_sink<std::mutex> {
   public:
-    explicit reopenable_file_sink(std::string path) : path_(std::move(path)) {
-        file_.open(path_);
+    explicit reopenable_file_sink(std::string path)
+        : path_(std::move(path)), file_(std::make_unique<spdlog::details::file_helper>()) {
+        file_->open(path_);
     }
+    // The new file is opened before the old one is let go: a path that cannot be opened
+    // (its directory gone) keeps the log going to the old file, with one error line.
     void reopen() {
+        auto fresh = std::make_unique<spdlog::details::file_helper>();
+        try {
+            fresh->open(path_);
+        } catch (const spdlog::spdlog_ex& e) {
+            spdlog::error("access log: cannot reopen {}: {}; still writing the old file", path_,
+                          e.what());
+            return;
+        }
         std::lock_guard lock(mutex_);
-        file_.close();
-        file_.open(path_);
+        file_.swap(fresh);
     }
 
   private:
     void sink_it_(const spdlog::details::log_msg& msg) override {
         spdlog::memory_buf_t line;
         formatter_->format(msg, line);
-        file_.write(line);
+        file_->write(line);
     }
     void flush_() override {
-        file_.flush();
+        file_->flush();
     }
 
     std::string path_;
-    spdlog::details::file_helper file_;
+    std::unique_ptr<spdlog::details::file_helper> file_;
 };
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& target) {

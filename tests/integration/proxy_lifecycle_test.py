@@ -159,6 +159,19 @@ class AccessLog(unittest.TestCase):
             self.assertNotIn("?before", current)
             self.assertIn("?after", current)
             self.assertNotIn("?after", rotated)
+            # A path that cannot be reopened (its directory replaced by a file): the log
+            # goes on in the open file, and hoplens goes on serving and handling signals.
+            os.rename(work, work + ".moved")
+            open(work, "w").close()
+            try:
+                h.proc.send_signal(signal.SIGHUP)
+                time.sleep(0.3)
+                self.assertEqual(client.curl(url + "?unreopened", proxy).status, 200)
+                self.assertTrue(h.proc.alive(), f"a failed reopen killed hoplens:\n{h.proc.tail()}")
+                self.assertIn("cannot reopen", h.proc.stderr())
+            finally:
+                os.unlink(work)
+                os.rename(work + ".moved", work)
         finally:
             h.cleanup()
             env.remove_dir(work)
