@@ -267,8 +267,9 @@ bool tls_stream::has_buffered_bytes() {
 }
 
 bool is_clean_close(const error_code& ec) {
-    return ec == net::error::eof || ec == ssl::error::stream_truncated ||
-           ec == net::error::connection_reset || ec == net::error::broken_pipe;
+    // Not a reset: a body that runs until the close is cut short by one (a reset is how a
+    // peer says it did not finish), so it must not pass for the body's end.
+    return ec == net::error::eof || ec == ssl::error::stream_truncated;
 }
 
 } // namespace hoplens::proxy

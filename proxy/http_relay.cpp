@@ -325,7 +325,14 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
         spdlog::info("conn {} {}: response from {}: {}", client.id, client_text,
                      where->target.key(), error);
         st.drop_upstream();
-        co_return relay_end{}; // the client sees the cut: never a made-up end of body
+        // The client must see the cut, never a made-up end of body: no close_notify (TLS),
+        // and a reset rather than a FIN, which would end a body delimited by the close.
+        // (Closed here: Asio clears the linger option when a socket is closed by its
+        // destructor.)
+        error_code ignored;
+        down.socket().set_option(net::socket_base::linger(true, 0), ignored);
+        down.socket().close(ignored);
+        co_return relay_end{};
     }
     if (!ubuf.empty()) {
         // The origin sent more than its response: those bytes answer nothing, and must never

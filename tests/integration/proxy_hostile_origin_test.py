@@ -7,6 +7,7 @@ come through untouched."""
 import os
 import shutil
 import socket
+import struct
 import sys
 import threading
 import time
@@ -244,6 +245,20 @@ class HostileOrigins(scenario.AliveTestCase):
             origin.stop()
         self.assertEqual(got, [(200, b"ok")] * 3)
         self.assertGreaterEqual(origin.connections, 3)
+
+    def test_a_body_delimited_by_the_close_and_cut_by_a_reset_reaches_the_client_cut(self):
+        def cut(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npartial")
+            time.sleep(0.2)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+        origin = ScriptedOrigin([cut])
+        try:
+            r = client.curl(origin.url("/cut"), ["-x", f"http://127.0.0.1:{S.main.port['explicit']}"],
+                            timeout=20)
+        finally:
+            origin.stop()
+        self.assertNotEqual(r.rc, 0, f"curl took a body cut by a reset as complete: {r.describe()}")
 
     def test_a_post_is_never_sent_twice(self):
         # The origin may have acted on it before closing (RFC 9110 9.2.2): the client gets a
