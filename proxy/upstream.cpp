@@ -1,6 +1,7 @@
 #include "proxy/upstream.hpp"
 
 #include "conf/conf.hpp"
+#include "proxy/name_lookup.hpp"
 #include "proxy/services.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -153,44 +154,27 @@ upstream_pool::resolve(const host_port& target, upstream_timings& t) {
         co_return out;
     }
     const auto start = clock::now();
-    // Asio resolves with getaddrinfo on a thread of its own, which a cancel cannot
-    // interrupt: the exchange waits on a timer instead, which the answer cuts short. A
-    // lookup still running at the deadline finishes alone; its state lives until then.
-    struct lookup {
-        explicit lookup(const net::any_io_executor& ex) : resolver(ex), timer(ex) {
-        }
-        tcp::resolver resolver;
-        net::steady_timer timer;
-        error_code ec;
-        tcp::resolver::results_type results;
-        bool done = false;
-    };
     const auto timeout = svc_.options.timeout.connect;
-    auto l = std::make_shared<lookup>(co_await net::this_coro::executor);
-    l->timer.expires_after(timeout);
-    l->resolver.async_resolve(host, std::to_string(port), [l](error_code ec, auto results) {
-        l->ec = ec;
-        l->results = std::move(results);
-        l->done = true;
-        l->timer.cancel();
-    });
-    co_await l->timer.async_wait(nothrow_awaitable);
+    name_lookup_result found = co_await lookup_name(host, port, timeout);
     t.dns_us = micros_since(start);
-    if (!l->done) {
+    std::string reason;
+    switch (found.what) {
+    case name_lookup_result::status::ok:
+        co_return std::move(found.endpoints);
+    case name_lookup_result::status::timed_out:
         diag::add(svc_.counters.upstream_timeouts_total);
-        std::string reason = "resolving " + target.host + " timed out after " +
-                             std::to_string(timeout.count()) + " ms";
+        reason = "resolving " + target.host + " timed out after " +
+                 std::to_string(timeout.count()) + " ms";
         co_return upstream_failure{504, std::move(reason)};
-    }
-    if (l->ec || l->results.empty()) {
-        std::string reason = "cannot resolve " + target.host + ": " +
-                             (l->ec ? l->ec.message() : std::string("no address"));
+    case name_lookup_result::status::too_many:
+        reason = "cannot resolve " + target.host + ": " + std::to_string(max_name_lookups) +
+                 " name lookups are already waiting for the name server";
         co_return upstream_failure{502, std::move(reason)};
+    case name_lookup_result::status::failed:
+        break;
     }
-    for (const auto& r : l->results) {
-        out.push_back(r.endpoint());
-    }
-    co_return out;
+    reason = "cannot resolve " + target.host + ": " + found.error;
+    co_return upstream_failure{502, std::move(reason)};
 }
 
 // Would a connection to `ep` arrive at one of our own listeners? A listener on the wildcard

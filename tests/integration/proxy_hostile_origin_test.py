@@ -299,6 +299,9 @@ class HostileOrigins(scenario.AliveTestCase):
             env.remove_dir(work)
 
 
+DEAD_PORT = 9  # discard: nothing listens on loopback here, so a connect is refused at once
+
+
 class SilentResolver(unittest.TestCase):
     """A name server that never answers: getaddrinfo would wait its own timeouts (15 s and
     more), which no cancel interrupts; the client gets 504 at --connect-timeout instead."""
@@ -323,7 +326,7 @@ class SilentResolver(unittest.TestCase):
                 f.write("#!/bin/sh\nexec unshare -m sh -c 'mount --bind \"$0\" /etc/resolv.conf && "
                         "exec \"$@\"' " + f"'{resolv}' '{env.hoplens_bin()}' \"$@\"\n")
             os.chmod(wrapper, 0o755)
-            h = hoplens.Hoplens({"explicit": "explicit"}, args=["--connect-timeout", "1s"],
+            h = hoplens.Hoplens({"explicit": "explicit"}, args=["--connect-timeout", "1s", "--threads", "1"],
                                 name="silent-dns", binary=wrapper)
             started = time.monotonic()
             with client.RawConn("127.0.0.1", h.port["explicit"], timeout=30.0) as conn:
@@ -333,6 +336,14 @@ class SilentResolver(unittest.TestCase):
             self.assertEqual(status, 504, body)
             self.assertIn(b"resolving never-answered.test timed out", body)
             self.assertLess(took, 5.0)
+            # The lookup still waiting for the silent server holds no other behind it: a
+            # name from /etc/hosts resolves at once (with Asio's resolver, one thread per
+            # worker, it waited for the first to give up).
+            with client.RawConn("127.0.0.1", h.port["explicit"], timeout=30.0) as conn:
+                conn.send(request(f"http://localhost:{DEAD_PORT}/"))
+                status, _, body = conn.response()
+            self.assertEqual(status, 502, body)
+            self.assertIn(b"cannot connect", body)
         finally:
             if h is not None:
                 h.cleanup()
