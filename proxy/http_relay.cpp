@@ -218,27 +218,27 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
             co_return relay_end{};
         }
     }
+    // Set when the origin stopped taking the request body: it may have answered first (a
+    // 413, a 401) and closed, and that answer, if it came, is what the client gets.
+    std::string body_refused;
     if (!request.complete()) {
         const body_outcome sent =
             co_await stream_body(down, cbuf, request, *up->stream, forward, flow::client_to_server,
                                  opt.timeout.idle, request_bytes, error);
-        if (sent != body_outcome::complete) {
-            st.drop_upstream();
-        }
         switch (sent) {
         case body_outcome::complete:
             break;
         case body_outcome::malformed:
+            st.drop_upstream();
             diag::add(svc.counters.bad_requests_total);
             co_return co_await fail(400, "malformed request body: " + error);
         case body_outcome::sender_gone: // the client: nobody is left to answer
+            st.drop_upstream();
             spdlog::info("conn {} {}: request body: {}", client.id, client_text, error);
             co_return relay_end{};
-        case body_outcome::receiver_gone: {
-            diag::add(svc.counters.upstream_errors_total);
-            std::string reason = "upstream " + where->target.key() + " " + error;
-            co_return co_await fail(502, reason);
-        }
+        case body_outcome::receiver_gone:
+            body_refused = error;
+            break;
         }
     }
     sent_at = steady::now();
@@ -291,7 +291,11 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
                       std::to_string(opt.max_header_bytes) + " bytes";
             break;
         default:
-            reason += " closed the connection without a response";
+            if (body_refused.empty()) {
+                reason += " closed the connection without a response";
+            } else {
+                reason.append(" ").append(body_refused);
+            }
         }
         co_return co_await fail(status, reason);
     }

@@ -102,6 +102,13 @@ class ScriptedOrigin:
         self.sock.close()
 
 
+def _send_quietly(conn, data):
+    try:
+        conn.send(data)
+    except OSError:
+        pass  # hoplens answered and closed before taking it all
+
+
 def request(url):
     host = url.split("/")[2]
     return f"GET {url} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
@@ -185,13 +192,7 @@ class HostileOrigins(scenario.AliveTestCase):
                 conn.send(f"POST {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n"
                           f"Content-Length: {len(body)}\r\n\r\n".encode())
 
-                def send_body():
-                    try:
-                        conn.send(body)
-                    except OSError:
-                        pass  # hoplens answered and closed before taking it all
-
-                sender = threading.Thread(target=send_body, daemon=True)
+                sender = threading.Thread(target=lambda: _send_quietly(conn, body), daemon=True)
                 sender.start()
                 got, _ = conn.read_until_close(timeout=15.0)
                 sender.join(15)
@@ -199,6 +200,30 @@ class HostileOrigins(scenario.AliveTestCase):
             origin.stop()
         self.assertEqual(client.status_of(got), 502, got[:300])
         self.assertIn(b"stopped taking the body", got)
+
+    def test_an_early_answer_to_an_upload_reaches_the_client(self):
+        # The origin refuses the body (413) after its head and closes: the client gets the
+        # origin's answer, not a 502 of hoplens's own.
+        def refuse(conn):
+            conn.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\n"
+                         b"Connection: close\r\n\r\ntoo large")
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+        origin = ScriptedOrigin([refuse])
+        body = b"b" * (4 * 1024 * 1024)
+        url = origin.url("/upload")
+        try:
+            with S.raw("explicit-http", timeout=20.0) as conn:
+                conn.send(f"POST {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode())
+                sender = threading.Thread(target=lambda: _send_quietly(conn, body), daemon=True)
+                sender.start()
+                got, _ = conn.read_until_close(timeout=15.0)
+                sender.join(15)
+        finally:
+            origin.stop()
+        self.assertEqual(client.status_of(got), 413, got[:300])
+        self.assertIn(b"too large", got)
 
     def test_a_head_sent_a_byte_at_a_time_still_times_out(self):
         # The limit is on the whole head, not on each read: one byte every 0.2 s would
