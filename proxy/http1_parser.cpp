@@ -174,7 +174,7 @@ void http1_parser::release_memory() {
 }
 
 bool http1_parser::chunked() const {
-    return (st_->parser.flags & F_CHUNKED) != 0;
+    return chunked_;
 }
 
 std::string_view http1_parser::body_out(std::string_view consumed) {
@@ -186,17 +186,32 @@ std::string_view http1_parser::body_out(std::string_view consumed) {
 
 namespace {
 
-// What llhttp accepts but a relay must not pass on: a version this relay does not speak
-// (the next hop would read the rest by other rules), a field without a name (RFC 9110
-// §5.1: a token), and Transfer-Encoding in HTTP/1.0, whose framing RFC 9112 §6.1 says to
-// treat as faulty (an HTTP/1.0 hop may not de-chunk it: smuggling).
+bool is_tchar(char c) { // RFC 9110 §5.6.2
+    const auto u = static_cast<unsigned char>(c);
+    return (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// What llhttp (built loose, as Debian ships it) accepts but a relay must not pass on: a
+// version this relay does not speak (the next hop would read the rest by other rules), a
+// field name that is not a token (RFC 9110 §5.1: `Transfer Encoding` would be read as
+// Transfer-Encoding by some), a target with a space or control byte (a next hop may split
+// the request line there; bytes >= 0x80 pass, as curl sends UTF-8 raw), and
+// Transfer-Encoding in HTTP/1.0, whose framing RFC 9112 §6.1 says to treat as faulty.
 const char* head_problem(const message_head& head, const llhttp_t& p) {
     if (head.version_major != 1 || head.version_minor > 1) {
         return "unsupported HTTP version (HTTP/1.0 and HTTP/1.1 only)";
     }
     for (std::size_t i = 0; i < head.field_count(); ++i) {
-        if (head.field_at(i).name.empty()) {
-            return "header field without a name";
+        const auto name = head.field_at(i).name;
+        if (name.empty() || !std::all_of(name.begin(), name.end(), is_tchar)) {
+            return "header field name that is not a token";
+        }
+    }
+    for (const char c : head.target()) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f) {
+            return "space or control character in the request target";
         }
     }
     if (head.version_minor == 0 && (p.flags & F_TRANSFER_ENCODING) != 0) {
@@ -218,6 +233,7 @@ void http1_parser::reset() {
     head_.fields_.reserve(16);
     no_body_ = false;
     complete_ = false;
+    chunked_ = false;
     error_.clear();
     framed_.clear();
 }
@@ -246,6 +262,9 @@ parse_step http1_parser::feed(std::string_view bytes) {
                 error_ = problem;
                 return {parse_status::bad_message, 0};
             }
+            // Taken from the head: llhttp clears its flag when a trailer field says
+            // Transfer-Encoding, which would send the rest of the body on raw.
+            chunked_ = (p.flags & F_CHUNKED) != 0;
             // RFC 9112 §6.3: a response to HEAD, and 1xx/204/304, carries no body, whatever
             // its Content-Length or Transfer-Encoding say (llhttp 8 reads one for 204/304:
             // the bytes after such a head would be relayed as its body, the next response

@@ -145,6 +145,7 @@ class http1_parser {
     std::size_t max_head_bytes_;
     bool no_body_ = false;
     bool complete_ = false;
+    bool chunked_ = false; // the head said chunked
     std::string error_;
     std::string framed_; // body_out() of a chunked body
 };

@@ -66,18 +66,23 @@ struct relay_state {
 // the head went out once already, on a pooled connection the origin had closed (and was
 // captured then), so it goes on a new connection and not into the capture twice. An origin
 // may close a pooled connection at any moment (keep-alive timeout): a failed write there is
-// retried once on a new connection, before any body byte was sent.
+// retried once on a new connection, before any body byte was sent. A request that is not
+// `resendable` takes a pooled connection only after looking that it is still open.
 net::awaitable<std::optional<upstream_failure>> send_request_head(upstream_pool& pool,
                                                                   relay_state& st,
                                                                   const upstream_target& target,
-                                                                  bool again) {
+                                                                  bool resendable, bool again) {
     auto& up = st.up;
     for (int attempt = 0;; ++attempt) {
         if (up && st.up_target != target) {
             st.release_upstream(pool);
         }
         if (!up) {
-            auto got = co_await pool.acquire(target, !again && attempt == 0);
+            using reuse = upstream_pool::reuse;
+            const reuse how = again || attempt > 0 ? reuse::never
+                              : resendable         ? reuse::resendable
+                                                   : reuse::checked;
+            auto got = co_await pool.acquire(target, how);
             if (auto* failure = std::get_if<upstream_failure>(&got)) {
                 co_return std::move(*failure);
             }
@@ -197,7 +202,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     // when its method is idempotent: a proxy must not repeat a POST on its own (RFC 9110
     // §9.2.2), the origin may have acted on it before closing.
     const bool resendable = request.complete() && is_idempotent(head.method());
-    if (auto failure = co_await send_request_head(pool, st, where->target, false)) {
+    if (auto failure = co_await send_request_head(pool, st, where->target, resendable, false)) {
         diag::add(svc.counters.upstream_errors_total);
         co_return co_await fail(failure->status, failure->reason);
     }
@@ -250,7 +255,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
                                      sent_at + opt.timeout.upstream_response);
         if (outcome == head_outcome::closed_before_any_byte && up->reused && resendable) {
             st.drop_upstream();
-            if (auto failure = co_await send_request_head(pool, st, where->target, true)) {
+            if (auto failure = co_await send_request_head(pool, st, where->target, resendable, true)) {
                 diag::add(svc.counters.upstream_errors_total);
                 co_return co_await fail(failure->status, failure->reason);
             }

@@ -238,18 +238,16 @@ net::awaitable<upstream_result<upstream_connection>> upstream_pool::connect_tcp(
 }
 
 net::awaitable<upstream_result<upstream_connection>>
-upstream_pool::acquire(const upstream_target& target, bool allow_reuse) {
-    if (allow_reuse) {
+upstream_pool::acquire(const upstream_target& target, reuse how) {
+    if (how != reuse::never) {
         if (auto it = idle_.find(target); it != idle_.end()) {
             auto& idle = it->second;
             while (!idle.empty()) {
                 upstream_connection conn = std::move(idle.back());
                 idle.pop_back();
-                // A connection idle for a moment is used without looking (a syscall saved per
-                // request); if the origin closed it anyway, the relay resends on a new one.
                 const auto idle = clock::now() - conn.idle_since;
-                if (idle < max_idle &&
-                    (idle < std::chrono::seconds(1) || still_open(conn))) {
+                const bool look = how == reuse::checked || idle >= std::chrono::seconds(1);
+                if (idle < max_idle && (!look || still_open(conn))) {
                     conn.reused = true;
                     conn.timings = upstream_timings{};
                     diag::add(svc_.counters.upstream_reused_total);

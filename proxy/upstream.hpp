@@ -95,9 +95,18 @@ class upstream_pool {
     upstream_pool(const upstream_pool&) = delete;
     upstream_pool& operator=(const upstream_pool&) = delete;
 
+    // How a request may use a kept-alive connection.
+    enum class reuse {
+        never,
+        // One idle for a moment is taken without looking (a syscall saved per request): the
+        // request can be sent again if the origin had closed it.
+        resendable,
+        // Looked at first, however briefly idle: a request that must not be sent twice.
+        checked,
+    };
     // A kept-alive connection to target if one is idle and still open, else a new one.
     net::awaitable<upstream_result<upstream_connection>> acquire(const upstream_target& target,
-                                                                 bool allow_reuse = true);
+                                                                 reuse how);
     // Gives back a connection whose last response ended cleanly with keep-alive.
     void release(const upstream_target& target, upstream_connection conn);
     // Closes idle connections that the origin has closed or that sat unused too long, so

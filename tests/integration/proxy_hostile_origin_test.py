@@ -302,6 +302,23 @@ class HostileOrigins(scenario.AliveTestCase):
         self.assertEqual(status, 502, body)
         self.assertEqual(origin.connections, 1, "the POST was sent again on a new connection")
 
+    def test_a_post_after_the_origin_closed_its_idle_connection_goes_on_a_fresh_one(self):
+        # The origin closed the pooled connection (a FIN) a moment ago: a POST, which cannot
+        # be resent, looks before it takes a pooled connection, however briefly idle.
+        origin = ScriptedOrigin([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], close_after=True)
+        try:
+            with S.raw("explicit-http", timeout=20.0) as conn:
+                conn.send(request(origin.url("/first")))
+                self.assertEqual(conn.response()[0], 200)
+                time.sleep(0.3)
+                url = origin.url("/charge")
+                conn.send(f"POST {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n"
+                          f"Content-Length: 0\r\n\r\n".encode())
+                status, _, body = conn.response()
+        finally:
+            origin.stop()
+        self.assertEqual((status, body), (200, b"ok"))
+
     def test_a_request_sent_again_is_captured_once(self):
         # The resend after a stale pooled connection must not put the request twice into
         # the capture: the reassembler would pair every later response with the wrong request.
