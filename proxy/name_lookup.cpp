@@ -3,22 +3,23 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <atomic>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <netdb.h>
 #include <sys/eventfd.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace hoplens::proxy {
 
 namespace {
 
-std::atomic<int> lookups_running{0};
-
-// Shared by the lookup's thread and its waiter, so that either may be done first.
+// One getaddrinfo in flight, shared by its thread and every waiter for the same name, so
+// that any of them may be done first. The eventfd is written once, when the result is in,
+// and never read: it stays readable for every waiter.
 struct lookup_state {
     lookup_state() : done_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     }
@@ -35,8 +36,12 @@ struct lookup_state {
     name_lookup_result result; // guarded by mutex
 };
 
-void run_lookup(const std::shared_ptr<lookup_state>& st, const std::string& host,
-                std::uint16_t port) {
+// The lookups in flight by "host:port": a burst of new connections to one name makes one
+// lookup, not one each. An entry leaves when its lookup ends, answered or not.
+std::mutex registry_mutex;
+std::unordered_map<std::string, std::shared_ptr<lookup_state>> in_flight; // by registry_mutex
+
+name_lookup_result getaddrinfo_result(const std::string& host, std::uint16_t port) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -46,35 +51,69 @@ void run_lookup(const std::shared_ptr<lookup_state>& st, const std::string& host
     name_lookup_result r;
     if (rc != 0) {
         r.error = rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc);
-    } else {
-        for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
-            tcp::endpoint ep;
-            if (a->ai_addrlen <= ep.capacity()) {
-                std::memcpy(ep.data(), a->ai_addr, a->ai_addrlen);
-                ep.resize(a->ai_addrlen);
-                r.endpoints.push_back(ep);
-            }
-        }
-        ::freeaddrinfo(list);
-        r.what = r.endpoints.empty() ? name_lookup_result::status::failed
-                                     : name_lookup_result::status::ok;
-        if (r.endpoints.empty()) {
-            r.error = "no address";
+        return r;
+    }
+    for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
+        tcp::endpoint ep;
+        if (a->ai_addrlen <= ep.capacity()) {
+            std::memcpy(ep.data(), a->ai_addr, a->ai_addrlen);
+            ep.resize(a->ai_addrlen);
+            r.endpoints.push_back(ep);
         }
     }
+    ::freeaddrinfo(list);
+    if (r.endpoints.empty()) {
+        r.error = "no address";
+    } else {
+        r.what = name_lookup_result::status::ok;
+    }
+    return r;
+}
+
+void run_lookup(const std::shared_ptr<lookup_state>& st, const std::string& key,
+                const std::string& host, std::uint16_t port) {
+    name_lookup_result r = getaddrinfo_result(host, port);
     {
         std::lock_guard lock(st->mutex);
         st->result = std::move(r);
     }
+    {
+        std::lock_guard lock(registry_mutex);
+        if (const auto it = in_flight.find(key); it != in_flight.end() && it->second == st) {
+            in_flight.erase(it);
+        }
+    }
     const std::uint64_t one = 1;
     (void)!::write(st->done_fd, &one, sizeof one);
-    lookups_running.fetch_sub(1, std::memory_order_relaxed);
 }
 
-// The waiting side: the eventfd (a duplicate, owned here) and the deadline, shared with the
-// timer's handler, which may run after the waiter is gone.
+// The lookup for key, joined if one is in flight, else started; null when too many are.
+std::shared_ptr<lookup_state> join_or_start(const std::string& key, const std::string& host,
+                                            std::uint16_t port) {
+    std::lock_guard lock(registry_mutex);
+    if (const auto it = in_flight.find(key); it != in_flight.end()) {
+        return it->second;
+    }
+    if (in_flight.size() >= max_name_lookups) {
+        return nullptr;
+    }
+    auto st = std::make_shared<lookup_state>();
+    if (st->done_fd < 0) {
+        return nullptr;
+    }
+    try {
+        std::thread(run_lookup, st, key, host, port).detach();
+    } catch (const std::system_error&) { // no thread to be had (a thread or process limit)
+        return nullptr;
+    }
+    in_flight.emplace(key, st);
+    return st;
+}
+
+// The waiting side: a duplicate of the eventfd (owned here) and the deadline, shared with
+// the timer's handler, which may run after the waiter is gone.
 struct waiter {
-    waiter(const net::any_io_executor& ex, int fd) : done(ex, fd), timer(ex) {
+    explicit waiter(const net::any_io_executor& ex) : done(ex), timer(ex) {
     }
     net::posix::stream_descriptor done;
     net::steady_timer timer;
@@ -85,21 +124,27 @@ struct waiter {
 
 net::awaitable<name_lookup_result> lookup_name(const std::string& host, std::uint16_t port,
                                                std::chrono::milliseconds timeout) {
-    if (lookups_running.fetch_add(1, std::memory_order_relaxed) >= max_name_lookups) {
-        lookups_running.fetch_sub(1, std::memory_order_relaxed);
+    const std::string key = host + ":" + std::to_string(port);
+    const auto st = join_or_start(key, host, port);
+    if (!st) {
         co_return name_lookup_result{name_lookup_result::status::too_many, {}, {}};
     }
-    auto st = std::make_shared<lookup_state>();
-    const int fd = st->done_fd < 0 ? -1 : ::dup(st->done_fd);
-    if (fd < 0) {
-        lookups_running.fetch_sub(1, std::memory_order_relaxed);
-        co_return name_lookup_result{name_lookup_result::status::failed, {}, std::strerror(errno)};
+    auto w = std::make_shared<waiter>(co_await net::this_coro::executor);
+    const int fd = ::dup(st->done_fd);
+    error_code ec;
+    if (fd >= 0) {
+        w->done.assign(fd, ec);
     }
-    auto w = std::make_shared<waiter>(co_await net::this_coro::executor, fd);
-    std::thread(run_lookup, st, host, port).detach();
+    if (fd < 0 || ec) {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+        co_return name_lookup_result{name_lookup_result::status::failed, {},
+                                     "cannot wait for the lookup: out of descriptors"};
+    }
     w->timer.expires_after(timeout);
-    w->timer.async_wait([w](const error_code& ec) {
-        if (!ec) {
+    w->timer.async_wait([w](const error_code& e) {
+        if (!e) {
             w->timed_out = true;
             error_code ignored;
             w->done.cancel(ignored);
@@ -111,7 +156,7 @@ net::awaitable<name_lookup_result> lookup_name(const std::string& host, std::uin
         co_return name_lookup_result{name_lookup_result::status::timed_out, {}, {}};
     }
     std::lock_guard lock(st->mutex);
-    co_return std::move(st->result);
+    co_return st->result; // a copy: other waiters read it too
 }
 
 } // namespace hoplens::proxy

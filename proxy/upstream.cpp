@@ -168,7 +168,7 @@ upstream_pool::resolve(const host_port& target, upstream_timings& t) {
         co_return upstream_failure{504, std::move(reason)};
     case name_lookup_result::status::too_many:
         reason = "cannot resolve " + target.host + ": " + std::to_string(max_name_lookups) +
-                 " name lookups are already waiting for the name server";
+                 " other names are already being looked up";
         co_return upstream_failure{502, std::move(reason)};
     case name_lookup_result::status::failed:
         break;

@@ -386,6 +386,24 @@ class SilentResolver(unittest.TestCase):
                 status, _, body = conn.response()
             self.assertEqual(status, 502, body)
             self.assertIn(b"cannot connect", body)
+            # A burst of new connections to one name is one lookup, joined by all: each
+            # gets the timeout's 504, none a refusal for too many lookups.
+            statuses = []
+
+            def one():
+                try:
+                    with client.RawConn("127.0.0.1", h.port["explicit"], timeout=30.0) as c:
+                        c.send(request("http://never-answered.test/"))
+                        statuses.append(c.response()[0])
+                except OSError as e:
+                    statuses.append(str(e))
+
+            burst = [threading.Thread(target=one) for _ in range(300)]
+            for t in burst:
+                t.start()
+            for t in burst:
+                t.join(30)
+            self.assertEqual(statuses, [504] * 300)
         finally:
             if h is not None:
                 h.cleanup()
