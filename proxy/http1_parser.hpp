@@ -150,25 +150,4 @@ class http1_parser {
     std::string framed_; // body_out() of a chunked body
 };
 
-// Serializes a head for the next hop (RFC 9110 §7.6.1): hop-by-hop fields (Connection, the
-// fields it names, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization)
-// are dropped; everything else is kept in order and spelling. `target` replaces the request
-// target (absolute-form to origin-form); `host`, when not empty, replaces the Host field
-// (RFC 9112 §3.2.2: a request in absolute form is sent with its URL's authority as Host,
-// whatever Host the client wrote); `close` adds `Connection: close`.
-// `drop_expect` removes `Expect: 100-continue` when hoplens has answered it itself.
-// Both write into `out` (cleared first), so that a connection reuses one buffer.
-void serialize_request_head(const message_head& head, std::string_view target,
-                            std::string_view host, bool close, bool drop_expect, std::string& out);
-void serialize_response_head(const message_head& head, bool close, std::string& out);
-
-} // namespace hoplens::proxy
-
-namespace hoplens::proxy {
-
-// A complete response that hoplens itself sends (4xx/5xx): a one-line plain-text reason
-// as the body, and `Connection: close`, since after an error the framing of the client's
-// stream can no longer be trusted.
-std::string make_error_response(int status, std::string_view reason);
-
 } // namespace hoplens::proxy

@@ -1,6 +1,7 @@
 #include "proxy/http_relay.hpp"
 
 #include "proxy/access_log.hpp"
+#include "proxy/http1_serialize.hpp"
 #include "proxy/message_transfer.hpp"
 #include "proxy/relay_support.hpp"
 #include "proxy/services.hpp"

@@ -1,7 +1,7 @@
 #include "proxy/session.hpp"
 
 #include "proxy/client_hello.hpp"
-#include "proxy/http1_parser.hpp"
+#include "proxy/http1_serialize.hpp"
 #include "proxy/http_relay.hpp"
 #include "proxy/services.hpp"
 #include "proxy/tap.hpp"

@@ -109,6 +109,10 @@ def _send_quietly(conn, data):
         pass  # hoplens answered and closed before taking it all
 
 
+def empty_post(url):
+    return f"POST {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\nContent-Length: 0\r\n\r\n".encode()
+
+
 def request(url):
     host = url.split("/")[2]
     return f"GET {url} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
@@ -182,22 +186,26 @@ class HostileOrigins(scenario.AliveTestCase):
             origin.stop()
         self.assertEqual(got, [(304, b""), (200, b"second")])
 
-    def test_origin_leaving_in_the_middle_of_a_request_body_is_502(self):
-        # It reads the head and goes: the client hears why instead of a silent close.
-        origin = ScriptedOrigin([None])
+    def upload_to(self, origin):
+        """POSTs 4 MiB to origin through the explicit listener, the body sent beside reading
+        the answer; everything received until hoplens closes."""
         body = b"b" * (4 * 1024 * 1024)
         url = origin.url("/upload")
         try:
             with S.raw("explicit-http", timeout=20.0) as conn:
                 conn.send(f"POST {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n"
                           f"Content-Length: {len(body)}\r\n\r\n".encode())
-
                 sender = threading.Thread(target=lambda: _send_quietly(conn, body), daemon=True)
                 sender.start()
                 got, _ = conn.read_until_close(timeout=15.0)
                 sender.join(15)
+                return got
         finally:
             origin.stop()
+
+    def test_origin_leaving_in_the_middle_of_a_request_body_is_502(self):
+        # It reads the head and goes: the client hears why instead of a silent close.
+        got = self.upload_to(ScriptedOrigin([None]))
         self.assertEqual(client.status_of(got), 502, got[:300])
         self.assertIn(b"stopped taking the body", got)
 
@@ -209,19 +217,7 @@ class HostileOrigins(scenario.AliveTestCase):
                          b"Connection: close\r\n\r\ntoo large")
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
-        origin = ScriptedOrigin([refuse])
-        body = b"b" * (4 * 1024 * 1024)
-        url = origin.url("/upload")
-        try:
-            with S.raw("explicit-http", timeout=20.0) as conn:
-                conn.send(f"POST {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n"
-                          f"Content-Length: {len(body)}\r\n\r\n".encode())
-                sender = threading.Thread(target=lambda: _send_quietly(conn, body), daemon=True)
-                sender.start()
-                got, _ = conn.read_until_close(timeout=15.0)
-                sender.join(15)
-        finally:
-            origin.stop()
+        got = self.upload_to(ScriptedOrigin([refuse]))
         self.assertEqual(client.status_of(got), 413, got[:300])
         self.assertIn(b"too large", got)
 
@@ -293,9 +289,7 @@ class HostileOrigins(scenario.AliveTestCase):
             with S.raw("explicit-http", timeout=20.0) as conn:
                 conn.send(request(origin.url("/first")))
                 self.assertEqual(conn.response()[0], 200)
-                url = origin.url("/charge")
-                conn.send(f"POST {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n"
-                          f"Content-Length: 0\r\n\r\n".encode())
+                conn.send(empty_post(origin.url("/charge")))
                 status, _, body = conn.response()
         finally:
             origin.stop()
@@ -311,9 +305,7 @@ class HostileOrigins(scenario.AliveTestCase):
                 conn.send(request(origin.url("/first")))
                 self.assertEqual(conn.response()[0], 200)
                 time.sleep(0.3)
-                url = origin.url("/charge")
-                conn.send(f"POST {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n"
-                          f"Content-Length: 0\r\n\r\n".encode())
+                conn.send(empty_post(origin.url("/charge")))
                 status, _, body = conn.response()
         finally:
             origin.stop()

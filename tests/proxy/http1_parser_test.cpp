@@ -1,4 +1,4 @@
-#include "proxy/http1_parser.hpp"
+#include "proxy/http1_serialize.hpp"
 
 #include <doctest/doctest.h>
 

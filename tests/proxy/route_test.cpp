@@ -1,5 +1,7 @@
 #include "proxy/relay_support.hpp"
 
+#include "proxy/http1_serialize.hpp"
+
 #include <doctest/doctest.h>
 
 using namespace hoplens::proxy;
