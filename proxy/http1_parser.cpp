@@ -29,6 +29,16 @@ void message_head::clear() {
     wire_size = 0;
 }
 
+void message_head::trim_field_names() {
+    for (auto& f : fields_) {
+        while (f.name.length > 0 &&
+               (text_[f.name.offset + f.name.length - 1] == ' ' ||
+                text_[f.name.offset + f.name.length - 1] == '\t')) {
+            --f.name.length;
+        }
+    }
+}
+
 void message_head::append(span& piece, const char* at, std::size_t n) {
     if (piece.length == 0) {
         piece.offset = static_cast<std::uint32_t>(text_.size());
@@ -183,9 +193,17 @@ const char* head_problem(const message_head& head, const llhttp_t& p) {
     if (head.version_major != 1 || head.version_minor > 1) {
         return "unsupported HTTP version (HTTP/1.0 and HTTP/1.1 only)";
     }
+    // A response's names are held to less: what an origin sends, browsers take, and it is
+    // rebuilt on its way to one client, who reads it alone.
+    const bool request = p.type == HTTP_REQUEST;
     for (std::size_t i = 0; i < head.field_count(); ++i) {
         const auto name = head.field_at(i).name;
-        if (name.empty() || !std::all_of(name.begin(), name.end(), is_tchar)) {
+        const bool ok = request ? std::all_of(name.begin(), name.end(), is_tchar)
+                                : std::none_of(name.begin(), name.end(), [](char c) {
+                                      const auto u = static_cast<unsigned char>(c);
+                                      return u <= 0x20 || u == 0x7f || c == ':';
+                                  });
+        if (name.empty() || !ok) {
             return "header field name that is not a token";
         }
     }
@@ -239,6 +257,9 @@ parse_step http1_parser::feed(std::string_view bytes) {
             return {parse_status::head_too_large, 0};
         }
         if (st_->head_done) {
+            if (p.type == HTTP_RESPONSE) {
+                head_.trim_field_names(); // RFC 9112 §5.1: a proxy removes `Name :`'s space
+            }
             if (const char* problem = head_problem(head_, p)) {
                 error_ = problem;
                 return {parse_status::bad_message, 0};

@@ -66,6 +66,7 @@ class message_head {
     }
     void clear();
     void release(); // clear(), and give the memory back
+    void trim_field_names(); // whitespace before the colon
     // Appends bytes of the piece being parsed; pieces arrive in order, each contiguous.
     void append(span& piece, const char* at, std::size_t n);
 

@@ -21,7 +21,9 @@ namespace {
 // that any of them may be done first. The eventfd is written once, when the result is in,
 // and never read: it stays readable for every waiter.
 struct lookup_state {
-    lookup_state() : done_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    lookup_state()
+        : done_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+          started(std::chrono::steady_clock::now()) {
     }
     ~lookup_state() {
         if (done_fd >= 0) {
@@ -32,14 +34,22 @@ struct lookup_state {
     lookup_state& operator=(const lookup_state&) = delete;
 
     const int done_fd;
+    const std::chrono::steady_clock::time_point started;
     std::mutex mutex;
     name_lookup_result result; // guarded by mutex
 };
 
 // The lookups in flight by "host:port": a burst of new connections to one name makes one
-// lookup, not one each. An entry leaves when its lookup ends, answered or not.
-std::mutex registry_mutex;
-std::unordered_map<std::string, std::shared_ptr<lookup_state>> in_flight; // by registry_mutex
+// lookup, not one each. An entry leaves when its lookup ends, answered or not. Never
+// destroyed: a detached lookup thread may still finish while the process exits.
+struct registry {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::shared_ptr<lookup_state>> in_flight; // by mutex
+};
+registry& lookups() {
+    static auto& r = *new registry;
+    return r;
+}
 
 name_lookup_result getaddrinfo_result(const std::string& host, std::uint16_t port) {
     addrinfo hints{};
@@ -78,35 +88,43 @@ void run_lookup(const std::shared_ptr<lookup_state>& st, const std::string& key,
         st->result = std::move(r);
     }
     {
-        std::lock_guard lock(registry_mutex);
-        if (const auto it = in_flight.find(key); it != in_flight.end() && it->second == st) {
-            in_flight.erase(it);
+        registry& r = lookups();
+        std::lock_guard lock(r.mutex);
+        if (const auto it = r.in_flight.find(key); it != r.in_flight.end() && it->second == st) {
+            r.in_flight.erase(it);
         }
     }
     const std::uint64_t one = 1;
     (void)!::write(st->done_fd, &one, sizeof one);
 }
 
-// The lookup for key, joined if one is in flight, else started; null when too many are.
+// The lookup for key: joined if one started within `fresh` (an older one may be stuck on a
+// name server that has recovered since), else started. Null, and `why`, when none can be.
 std::shared_ptr<lookup_state> join_or_start(const std::string& key, const std::string& host,
-                                            std::uint16_t port) {
-    std::lock_guard lock(registry_mutex);
-    if (const auto it = in_flight.find(key); it != in_flight.end()) {
+                                            std::uint16_t port, std::chrono::milliseconds fresh,
+                                            name_lookup_result& why) {
+    registry& r = lookups();
+    std::lock_guard lock(r.mutex);
+    const auto it = r.in_flight.find(key);
+    if (it != r.in_flight.end() && std::chrono::steady_clock::now() - it->second->started < fresh) {
         return it->second;
     }
-    if (in_flight.size() >= max_name_lookups) {
+    if (it == r.in_flight.end() && r.in_flight.size() >= max_name_lookups) {
+        why.what = name_lookup_result::status::too_many;
         return nullptr;
     }
     auto st = std::make_shared<lookup_state>();
     if (st->done_fd < 0) {
+        why.error = std::string("cannot start a lookup: ") + std::strerror(errno);
         return nullptr;
     }
     try {
         std::thread(run_lookup, st, key, host, port).detach();
-    } catch (const std::system_error&) { // no thread to be had (a thread or process limit)
+    } catch (const std::system_error& e) { // no thread to be had (a thread or process limit)
+        why.error = std::string("cannot start a lookup: ") + e.what();
         return nullptr;
     }
-    in_flight.emplace(key, st);
+    r.in_flight.insert_or_assign(key, st); // an abandoned older one ends without its entry
     return st;
 }
 
@@ -125,9 +143,10 @@ struct waiter {
 net::awaitable<name_lookup_result> lookup_name(const std::string& host, std::uint16_t port,
                                                std::chrono::milliseconds timeout) {
     const std::string key = host + ":" + std::to_string(port);
-    const auto st = join_or_start(key, host, port);
+    name_lookup_result refused;
+    const auto st = join_or_start(key, host, port, timeout, refused);
     if (!st) {
-        co_return name_lookup_result{name_lookup_result::status::too_many, {}, {}};
+        co_return refused;
     }
     auto w = std::make_shared<waiter>(co_await net::this_coro::executor);
     const int fd = ::dup(st->done_fd);

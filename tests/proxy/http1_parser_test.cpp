@@ -213,6 +213,19 @@ TEST_CASE("204 and 304 responses end at their head whatever their framing header
     }
 }
 
+TEST_CASE("a response's field name loses the space before its colon; a request's is refused") {
+    http1_parser resp(message_kind::response, 8192);
+    CHECK(feed_all(resp, "HTTP/1.1 200 OK\r\nX-Foo : bar\r\nContent-Length: 0\r\n\r\n", 0).last ==
+          parse_status::message_complete);
+    CHECK(resp.head().find("x-foo") == "bar");
+    std::string out;
+    serialize_response_head(resp.head(), false, out);
+    CHECK(out == "HTTP/1.1 200 OK\r\nX-Foo: bar\r\nContent-Length: 0\r\n\r\n");
+    http1_parser req(message_kind::request, 8192);
+    CHECK(feed_all(req, "GET / HTTP/1.1\r\nX-Foo : bar\r\nHost: x\r\n\r\n", 0).last ==
+          parse_status::bad_message);
+}
+
 TEST_CASE("reset allows the next message on the same connection") {
     http1_parser p(message_kind::request, 8192);
     CHECK(feed_all(p, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n", 0).last == parse_status::message_complete);
