@@ -264,18 +264,19 @@ parse_step http1_parser::feed(std::string_view bytes) {
                 error_ = problem;
                 return {parse_status::bad_message, 0};
             }
-            // Taken from the head: llhttp clears its flag when a trailer field says
-            // Transfer-Encoding, which would send the rest of the body on raw.
-            chunked_ = (p.flags & F_CHUNKED) != 0;
             // RFC 9112 §6.3: a response to HEAD, and 1xx/204/304, carries no body, whatever
             // its Content-Length or Transfer-Encoding say (llhttp 8 reads one for 204/304:
             // the bytes after such a head would be relayed as its body, the next response
             // smuggled in them).
             const int status = p.status_code;
-            if (no_body_ || (p.type == HTTP_RESPONSE &&
-                             (status / 100 == 1 || status == 204 || status == 304))) {
+            const bool no_body = no_body_ || (p.type == HTTP_RESPONSE &&
+                                              (status / 100 == 1 || status == 204 || status == 304));
+            if (no_body) {
                 p.flags |= F_SKIPBODY;
             }
+            // Taken from the head: llhttp clears its flag when a trailer field says
+            // Transfer-Encoding, which would send the rest of the body on raw.
+            chunked_ = !no_body && (p.flags & F_CHUNKED) != 0;
             return {parse_status::head_complete, consumed};
         }
     }
