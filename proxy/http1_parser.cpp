@@ -269,14 +269,14 @@ parse_step http1_parser::feed(std::string_view bytes) {
             // the bytes after such a head would be relayed as its body, the next response
             // smuggled in them).
             const int status = p.status_code;
-            const bool no_body = no_body_ || (p.type == HTTP_RESPONSE &&
-                                              (status / 100 == 1 || status == 204 || status == 304));
-            if (no_body) {
+            no_body_ = no_body_ || (p.type == HTTP_RESPONSE &&
+                                    (status / 100 == 1 || status == 204 || status == 304));
+            if (no_body_) {
                 p.flags |= F_SKIPBODY;
             }
             // Taken from the head: llhttp clears its flag when a trailer field says
             // Transfer-Encoding, which would send the rest of the body on raw.
-            chunked_ = !no_body && (p.flags & F_CHUNKED) != 0;
+            chunked_ = !no_body_ && (p.flags & F_CHUNKED) != 0;
             return {parse_status::head_complete, consumed};
         }
     }
@@ -313,8 +313,7 @@ bool http1_parser::expects_continue() const {
 bool http1_parser::body_until_close() const {
     const auto& p = st_->parser;
     return p.type == HTTP_RESPONSE && st_->head_done && !no_body_ &&
-           (p.flags & (F_CHUNKED | F_CONTENT_LENGTH)) == 0 && p.status_code != 204 &&
-           p.status_code != 304 && p.status_code >= 200;
+           (p.flags & (F_CHUNKED | F_CONTENT_LENGTH)) == 0;
 }
 
 } // namespace hoplens::proxy

@@ -144,7 +144,7 @@ class http1_parser {
     std::unique_ptr<http1_parser_state> st_;
     message_head head_;
     std::size_t max_head_bytes_;
-    bool no_body_ = false;
+    bool no_body_ = false; // no body follows the head: expect_no_body(), or 1xx/204/304
     bool complete_ = false;
     bool chunked_ = false; // the head said chunked
     std::string error_;

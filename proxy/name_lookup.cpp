@@ -88,10 +88,10 @@ void run_lookup(const std::shared_ptr<lookup_state>& st, const std::string& key,
         st->result = std::move(r);
     }
     {
-        registry& r = lookups();
-        std::lock_guard lock(r.mutex);
-        if (const auto it = r.in_flight.find(key); it != r.in_flight.end() && it->second == st) {
-            r.in_flight.erase(it);
+        registry& reg = lookups();
+        std::lock_guard lock(reg.mutex);
+        if (const auto it = reg.in_flight.find(key); it != reg.in_flight.end() && it->second == st) {
+            reg.in_flight.erase(it);
         }
     }
     const std::uint64_t one = 1;
