@@ -22,6 +22,7 @@ proxy_numbers counter_values(const proxy_counters& c) {
         {"upstream_timeouts_total", read(c.upstream_timeouts_total)},
         {"client_timeouts_total", read(c.client_timeouts_total)},
         {"passthrough_connections_total", read(c.passthrough_connections_total)},
+        {"websocket_connections_total", read(c.websocket_connections_total)},
         {"upstream_connections_total", read(c.upstream_connections_total)},
         {"upstream_reused_total", read(c.upstream_reused_total)},
     };

@@ -28,6 +28,7 @@ struct proxy_counters {
     counter upstream_timeouts_total{0};
     counter client_timeouts_total{0};
     counter passthrough_connections_total{0};
+    counter websocket_connections_total{0}; // switched to WebSocket by a 101, then tunnelled
     counter upstream_connections_total{0};  // new upstream connections opened
     counter upstream_reused_total{0};       // requests served on a pooled upstream connection
 };

@@ -25,4 +25,26 @@ inline bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+// Calls fn(element) for each non-empty element of a comma-separated field value (RFC 9110
+// §5.6.1), trimmed of spaces and tabs.
+template <typename F> void for_each_list_element(std::string_view value, F fn) {
+    while (!value.empty()) {
+        const auto comma = value.find(',');
+        std::string_view element = value.substr(0, comma);
+        while (!element.empty() && (element.front() == ' ' || element.front() == '\t')) {
+            element.remove_prefix(1);
+        }
+        while (!element.empty() && (element.back() == ' ' || element.back() == '\t')) {
+            element.remove_suffix(1);
+        }
+        if (!element.empty()) {
+            fn(element);
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        value.remove_prefix(comma + 1);
+    }
+}
+
 } // namespace hoplens::proxy

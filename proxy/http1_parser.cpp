@@ -305,6 +305,10 @@ bool http1_parser::keep_alive() const {
     return llhttp_should_keep_alive(&st_->parser) != 0;
 }
 
+bool http1_parser::upgrade() const {
+    return st_->parser.upgrade != 0;
+}
+
 bool http1_parser::expects_continue() const {
     return (head_.version_major > 1 || head_.version_minor >= 1) &&
            iequals(head_.find("expect"), "100-continue");

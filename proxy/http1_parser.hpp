@@ -121,6 +121,9 @@ class http1_parser {
     bool expects_continue() const;
     // The body ends when the connection closes (a response without length, RFC 9112 §6.3 p8).
     bool body_until_close() const;
+    // The message asks to switch protocols (a request with `Connection: upgrade` and Upgrade)
+    // or does so (a 101 response): once complete, the bytes after it are not HTTP/1.
+    bool upgrade() const;
     // Message was complete at a stop; the body is fully consumed.
     bool complete() const {
         return complete_;

@@ -16,24 +16,7 @@ template <typename F> void for_each_connection_option(const message_head& head, 
         if (!iequals(f.name, "connection")) {
             continue;
         }
-        std::string_view v = f.value;
-        while (!v.empty()) {
-            const auto comma = v.find(',');
-            std::string_view token = v.substr(0, comma);
-            while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
-                token.remove_prefix(1);
-            }
-            while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
-                token.remove_suffix(1);
-            }
-            if (!token.empty()) {
-                fn(token);
-            }
-            if (comma == std::string_view::npos) {
-                break;
-            }
-            v.remove_prefix(comma + 1);
-        }
+        for_each_list_element(f.value, fn);
     }
 }
 
@@ -81,22 +64,32 @@ bool is_hop_by_hop(const connection_options& listed, std::string_view name) {
     return listed.lists(name);
 }
 
-void append_fields(std::string& out, const message_head& head, bool close, bool drop_expect,
-                   std::string_view host = {}) {
+void append_fields(std::string& out, const message_head& head, connection_field connection,
+                   bool drop_expect, std::string_view host = {}) {
     const connection_options listed(head);
     if (!host.empty()) {
         out.append("Host: ").append(host).append("\r\n");
     }
     for (std::size_t i = 0; i < head.field_count(); ++i) {
         const auto f = head.field_at(i);
-        if (is_hop_by_hop(listed, f.name) || (drop_expect && iequals(f.name, "expect")) ||
+        const bool upgrade_passed_on =
+            connection == connection_field::upgrade && iequals(f.name, "upgrade");
+        if ((is_hop_by_hop(listed, f.name) && !upgrade_passed_on) ||
+            (drop_expect && iequals(f.name, "expect")) ||
             (!host.empty() && iequals(f.name, "host"))) {
             continue;
         }
         out.append(f.name).append(": ").append(f.value).append("\r\n");
     }
-    if (close) {
+    switch (connection) {
+    case connection_field::keep_alive:
+        break;
+    case connection_field::close:
         out.append("Connection: close\r\n");
+        break;
+    case connection_field::upgrade:
+        out.append("Connection: upgrade\r\n");
+        break;
     }
     out.append("\r\n");
 }
@@ -117,22 +110,24 @@ void append_version(std::string& out, const message_head& head) {
 } // namespace
 
 void serialize_request_head(const message_head& head, std::string_view target,
-                            std::string_view host, bool close, bool drop_expect, std::string& out) {
+                            std::string_view host, connection_field connection, bool drop_expect,
+                            std::string& out) {
     out.clear();
     out.reserve(head_room(head) + target.size() + host.size());
     out.append(head.method()).append(" ").append(target).append(" ");
     append_version(out, head);
     out.append("\r\n");
-    append_fields(out, head, close, drop_expect, host);
+    append_fields(out, head, connection, drop_expect, host);
 }
 
-void serialize_response_head(const message_head& head, bool close, std::string& out) {
+void serialize_response_head(const message_head& head, connection_field connection,
+                             std::string& out) {
     out.clear();
     out.reserve(head_room(head));
     append_version(out, head);
     out.append(" ").append(std::to_string(head.status));
     out.append(" ").append(head.reason()).append("\r\n");
-    append_fields(out, head, close, false);
+    append_fields(out, head, connection, false);
 }
 
 std::string make_error_response(int status, std::string_view reason) {

@@ -9,17 +9,26 @@
 
 namespace hoplens::proxy {
 
+// The Connection field hoplens writes on a head it sends on.
+enum class connection_field {
+    keep_alive, // none: HTTP/1.1's default
+    close,      // `Connection: close`
+    upgrade,    // `Connection: upgrade`, and the Upgrade field is passed on (RFC 9110 §7.8)
+};
+
 // Serializes a head for the next hop (RFC 9110 §7.6.1): hop-by-hop fields (Connection, the
 // fields it names, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization)
 // are dropped; everything else is kept in order and spelling. `target` replaces the request
 // target (absolute-form to origin-form); `host`, when not empty, replaces the Host field
 // (RFC 9112 §3.2.2: a request in absolute form is sent with its URL's authority as Host,
-// whatever Host the client wrote); `close` adds `Connection: close`.
+// whatever Host the client wrote); `connection` says what Connection field is added.
 // `drop_expect` removes `Expect: 100-continue` when hoplens has answered it itself.
 // Both write into `out` (cleared first), so that a connection reuses one buffer.
 void serialize_request_head(const message_head& head, std::string_view target,
-                            std::string_view host, bool close, bool drop_expect, std::string& out);
-void serialize_response_head(const message_head& head, bool close, std::string& out);
+                            std::string_view host, connection_field connection, bool drop_expect,
+                            std::string& out);
+void serialize_response_head(const message_head& head, connection_field connection,
+                             std::string& out);
 
 // A complete response that hoplens itself sends (4xx/5xx): a one-line plain-text reason
 // as the body, and `Connection: close`, since after an error the framing of the client's

@@ -6,6 +6,7 @@
 #include "proxy/relay_support.hpp"
 #include "proxy/services.hpp"
 #include "proxy/tap.hpp"
+#include "proxy/tunnel.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -117,6 +118,48 @@ bool is_idempotent(std::string_view method) { // RFC 9110 §9.2.2
     return false;
 }
 
+// RFC 9110 §15.2.2: after the origin's 101 to a WebSocket upgrade, both connections speak
+// WebSocket (RFC 6455). The 101 goes to the client, then whatever either side sends is relayed
+// to the other unparsed (and shown to the capture) until both have closed; the upstream
+// connection is spent. The access log line is written at the end, with the tunnel's bytes.
+net::awaitable<relay_end> relay_websocket(services& svc, client_leg& client, relay_state& st,
+                                          exchange_record record) {
+    auto& down = *client.stream;
+    auto& up = *st.up->stream;
+    diag::add(svc.counters.websocket_connections_total);
+    serialize_response_head(st.response.head(), connection_field::upgrade, st.response_head);
+    record.response_bytes += st.response_head.size();
+    tunnel_bytes moved;
+    // Frames sent right behind the 101, or by an eager client behind its request.
+    const auto early_down = std::string(st.ubuf.pending());
+    const auto early_up = std::string(st.cbuf.pending());
+    st.ubuf.clear();
+    st.cbuf.clear();
+    // One co_await per statement: GCC 12 mishandles co_await inside && and ?: (see below).
+    tunnel_end end = tunnel_end::cut;
+    error_code ec = co_await st.forward(down, st.response_head, flow::server_to_client);
+    if (!ec && !early_down.empty()) {
+        ec = co_await st.forward(down, early_down, flow::server_to_client);
+    }
+    if (!ec && !early_up.empty()) {
+        ec = co_await st.forward(up, early_up, flow::client_to_server);
+    }
+    if (!ec) {
+        spdlog::debug("conn {} {}: websocket to {}", client.id, st.client_text, record.url);
+        end = co_await tunnel(down, up, svc.options.timeout.idle, moved, &svc.capture, client.id);
+    }
+    record.request_bytes += early_up.size() + moved.client_to_server;
+    record.response_bytes += early_down.size() + moved.server_to_client;
+    if (svc.access.enabled()) {
+        svc.access.write(record);
+    }
+    if (end == tunnel_end::cut) {
+        st.tapped.aborted();
+    }
+    st.drop_upstream();
+    co_return relay_end{};
+}
+
 // One request and its response. nullopt: the connection goes on to its next request.
 net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_pool& pool,
                                                         client_leg& client, relay_state& st) {
@@ -192,8 +235,10 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     // request without the expectation, as mitmproxy does: origins that ignore Expect then
     // cannot stall the exchange, and a final answer before the body still reaches the client.
     const bool expects_continue = request.expects_continue() && !request.complete();
-    serialize_request_head(head, where->origin_form, where->host, false, expects_continue,
-                           head_out);
+    const bool websocket = asks_for_websocket(request);
+    serialize_request_head(head, where->origin_form, where->host,
+                           websocket ? connection_field::upgrade : connection_field::keep_alive,
+                           expects_continue, head_out);
     append_body_start(head_out, request, cbuf);
 
     std::uint64_t request_bytes = 0;
@@ -263,12 +308,13 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
             sent_at = steady::now();
             continue;
         }
-        if (outcome != head_outcome::ok || response.head().status >= 200) {
+        if (outcome != head_outcome::ok || response.head().status >= 200 ||
+            response.head().status == 101) {
             break;
         }
         // 1xx interim responses (103 Early Hints, a 100 the origin sent anyway) go to the
         // client as they are; the final response follows.
-        serialize_response_head(response.head(), false, response_head);
+        serialize_response_head(response.head(), connection_field::keep_alive, response_head);
         if (co_await forward(down, response_head, flow::server_to_client)) {
             co_return relay_end{};
         }
@@ -307,9 +353,26 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     }
     const double upstream_ms =
         std::chrono::duration<double, std::milli>(steady::now() - sent_at).count();
+    if (response.head().status == 101) {
+        if (websocket) {
+            exchange_record record{client_text, std::string(head.method()),
+                                   where->target.key() + where->origin_form, 101, request_bytes,
+                                   0, upstream_ms};
+            co_return co_await relay_websocket(svc, client, st, std::move(record));
+        }
+        // Nothing was asked for (hoplens passes on no other upgrade): the bytes after it are
+        // in no protocol the client expects.
+        diag::add(svc.counters.upstream_errors_total);
+        st.drop_upstream();
+        std::string reason =
+            "upstream " + where->target.key() + " switched protocols (101) unasked";
+        co_return co_await fail(502, reason);
+    }
     const bool until_close = response.body_until_close();
     const bool close_client = client_wants_close || until_close || !request.complete();
-    serialize_response_head(response.head(), close_client, response_head);
+    serialize_response_head(response.head(),
+                            close_client ? connection_field::close : connection_field::keep_alive,
+                            response_head);
     append_body_start(response_head, response, ubuf);
     std::uint64_t response_bytes = response_head.size();
     body_outcome received = body_outcome::complete;

@@ -1,5 +1,6 @@
 #include "proxy/relay_support.hpp"
 
+#include "proxy/field_names.hpp"
 #include "proxy/services.hpp"
 #include "proxy/tap.hpp"
 
@@ -18,6 +19,22 @@ std::string host_of(const absolute_target& abs) {
 }
 
 } // namespace
+
+bool asks_for_websocket(const http1_parser& request) {
+    const message_head& head = request.head();
+    const auto length = head.find("content-length");
+    const bool bodyless =
+        head.find("transfer-encoding").empty() && (length.empty() || length == "0");
+    if (!request.upgrade() || !bodyless || head.method() != "GET" || head.version_major != 1 ||
+        head.version_minor != 1) {
+        return false;
+    }
+    bool websocket = false;
+    for_each_list_element(head.find("upgrade"), [&](std::string_view protocol) {
+        websocket = websocket || iequals(protocol, "websocket");
+    });
+    return websocket;
+}
 
 std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why) {
     if (client.fixed_target) {

@@ -23,6 +23,11 @@ struct routed {
 // URL. http mode: the Host header (RFC 9112 §3.2). nullopt and `why` when none is usable.
 std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why);
 
+// The request asks to switch the connection to WebSocket (RFC 6455 §4.1): an HTTP/1.1 GET
+// with no body, `Connection: upgrade` and `websocket` among the Upgrade field's protocols.
+// Other upgrades (h2c, ...) are not passed on: the origin answers them as plain requests.
+bool asks_for_websocket(const http1_parser& request);
+
 // Counts the exchange as in flight for as long as it is in scope (a graceful stop waits).
 struct in_flight_exchange {
     explicit in_flight_exchange(std::atomic<std::uint64_t>& n) : count(n) {

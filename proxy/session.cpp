@@ -5,6 +5,7 @@
 #include "proxy/http_relay.hpp"
 #include "proxy/services.hpp"
 #include "proxy/tap.hpp"
+#include "proxy/tunnel.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -83,37 +84,9 @@ net::awaitable<peek_result> peek_hello(tcp::socket& socket, std::chrono::millise
     }
 }
 
-net::awaitable<void> pump(tcp::socket& from, tcp::socket& to, steady::time_point& last_activity) {
-    std::vector<char> buf(16 * 1024);
-    for (;;) {
-        auto [ec, n] = co_await from.async_read_some(net::buffer(buf), nothrow_awaitable);
-        if (ec) {
-            error_code ignored;
-            to.shutdown(tcp::socket::shutdown_send, ignored);
-            co_return;
-        }
-        last_activity = steady::now();
-        auto [wec, written] = co_await net::async_write(to, net::buffer(buf.data(), n), nothrow_awaitable);
-        if (wec) {
-            co_return;
-        }
-    }
-}
-
-net::awaitable<void> idle_watchdog(steady::time_point& last_activity, std::chrono::milliseconds idle) {
-    net::steady_timer timer(co_await net::this_coro::executor);
-    for (;;) {
-        timer.expires_at(last_activity + idle);
-        co_await timer.async_wait(nothrow_awaitable);
-        if (steady::now() - last_activity >= idle) {
-            co_return;
-        }
-    }
-}
-
 // --passthrough: the client's TLS goes to the origin untouched, so it sees the origin's own
 // certificate and nothing is recorded.
-net::awaitable<void> relay_passthrough(services& svc, worker& w, tcp::socket& client,
+net::awaitable<void> relay_passthrough(services& svc, worker& w, tcp::socket client,
                                        const host_port& target, std::uint64_t id) {
     diag::add(svc.counters.passthrough_connections_total);
     auto got = co_await w.pool.connect_tcp(target);
@@ -122,10 +95,10 @@ net::awaitable<void> relay_passthrough(services& svc, worker& w, tcp::socket& cl
         spdlog::info("conn {} passthrough: {}", id, failure->reason);
         co_return;
     }
-    auto& upstream = std::get<upstream_connection>(got).stream->socket();
-    steady::time_point last = steady::now();
-    co_await ((pump(client, upstream, last) && pump(upstream, client, last)) ||
-              idle_watchdog(last, svc.options.timeout.idle));
+    plain_stream down(std::move(client));
+    tunnel_bytes moved;
+    co_await tunnel(down, *std::get<upstream_connection>(got).stream, svc.options.timeout.idle,
+                    moved);
 }
 
 // The address a client dialled, as a certificate can name it: "" for an IPv6 address with a
@@ -240,7 +213,7 @@ net::awaitable<void> serve_tls(services& svc, worker& w, tcp::socket socket,
     case tls_route::action::close:
         co_return;
     case tls_route::action::passthrough:
-        co_await relay_passthrough(svc, w, socket, route.target.authority, id);
+        co_await relay_passthrough(svc, w, std::move(socket), route.target.authority, id);
         co_return;
     case tls_route::action::intercept:
         break;

@@ -11,7 +11,7 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config
     libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
     libssl-dev node-llhttp libspdlog-dev doctest-dev zlib1g-dev libbrotli-dev)
 test_pkgs=(curl openssl nginx-light tshark chromium libnss3-tools nodejs npm prometheus
-    iproute2 procps python3 strace wrk buildah podman runc debootstrap clang libclang-rt-14-dev)
+    iproute2 procps python3 python3-websockets strace wrk buildah podman runc debootstrap clang libclang-rt-14-dev)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

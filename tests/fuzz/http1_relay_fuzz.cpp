@@ -70,12 +70,13 @@ relayed relay(message_kind kind, std::string_view wire, std::size_t split) {
             if (step.status == parse_status::head_complete) {
                 in_body = true;
                 if (kind == message_kind::request) {
-                    serialize_request_head(p.head(), "/", "", false, false, out.head);
+                    serialize_request_head(p.head(), "/", "", connection_field::keep_alive,
+                                           false, out.head);
                 } else {
                     if (p.head().status < 200) {
                         return out; // interim: the relay sends it on alone, then reads again
                     }
-                    serialize_response_head(p.head(), false, out.head);
+                    serialize_response_head(p.head(), connection_field::keep_alive, out.head);
                 }
                 continue;
             }

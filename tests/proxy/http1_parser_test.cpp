@@ -219,7 +219,7 @@ TEST_CASE("a response's field name loses the space before its colon; a request's
           parse_status::message_complete);
     CHECK(resp.head().find("x-foo") == "bar");
     std::string out;
-    serialize_response_head(resp.head(), false, out);
+    serialize_response_head(resp.head(), connection_field::keep_alive, out);
     CHECK(out == "HTTP/1.1 200 OK\r\nX-Foo: bar\r\nContent-Length: 0\r\n\r\n");
     http1_parser req(message_kind::request, 8192);
     CHECK(feed_all(req, "GET / HTTP/1.1\r\nX-Foo : bar\r\nHost: x\r\n\r\n", 0).last ==
@@ -242,9 +242,9 @@ TEST_CASE("hop-by-hop fields are dropped, the rest kept in order") {
              "Proxy-Connection: keep-alive\r\nAccept: */*\r\nKeep-Alive: 5\r\n\r\n",
              0);
     std::string out = "left over";
-    serialize_request_head(p.head(), "/x", "", false, false, out);
+    serialize_request_head(p.head(), "/x", "", connection_field::keep_alive, false, out);
     CHECK(out == "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n");
-    serialize_request_head(p.head(), "/x", "", true, false, out);
+    serialize_request_head(p.head(), "/x", "", connection_field::close, false, out);
     CHECK(out == "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nConnection: close\r\n\r\n");
 }
 
@@ -260,7 +260,7 @@ TEST_CASE("heads split at every byte keep their fields; a reset parser reuses it
         CHECK(p.head().find("content-type") == "text/plain");
         CHECK(p.head().field_count() == 4);
         std::string out;
-        serialize_response_head(p.head(), false, out);
+        serialize_response_head(p.head(), connection_field::keep_alive, out);
         CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n");
         p.reset();
         CHECK(p.head().field_count() == 0);
@@ -273,9 +273,9 @@ TEST_CASE("Expect: 100-continue is dropped only when hoplens answered it") {
     feed_all(p, "PUT /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", 0);
     CHECK(p.expects_continue());
     std::string out;
-    serialize_request_head(p.head(), "/u", "", false, true, out);
+    serialize_request_head(p.head(), "/u", "", connection_field::keep_alive, true, out);
     CHECK(out == "PUT /u HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n");
-    serialize_request_head(p.head(), "/u", "", false, false, out);
+    serialize_request_head(p.head(), "/u", "", connection_field::keep_alive, false, out);
     CHECK(out.find("Expect: 100-continue\r\n") != std::string::npos);
 }
 
@@ -284,4 +284,26 @@ TEST_CASE("error responses carry the reason as their body") {
     CHECK(r.starts_with("HTTP/1.1 502 Bad Gateway\r\n"));
     CHECK(r.find("Content-Length: 37\r\n") != std::string::npos);
     CHECK(r.ends_with("\r\n\r\nupstream certificate for a.test: bad\n"));
+}
+
+TEST_CASE("an upgrade request and its 101 end at their heads: what follows is the new protocol") {
+    const std::string request = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const std::string response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                 "Connection: Upgrade\r\n\r\n";
+    const std::string frames = "\x81\x05hello\x88\x00";
+    for (const auto& [kind, head] : {std::pair{message_kind::request, request},
+                                     std::pair{message_kind::response, response}}) {
+        for (std::size_t split = 0; split <= head.size() + frames.size(); ++split) {
+            CAPTURE(split);
+            http1_parser p(kind, 8192);
+            const auto r = feed_all(p, head + frames, split);
+            REQUIRE(r.last == parse_status::message_complete);
+            CHECK(r.consumed_total == head.size());
+            CHECK(p.upgrade());
+        }
+    }
+    http1_parser plain(message_kind::request, 8192);
+    feed_all(plain, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n", 0);
+    CHECK_FALSE(plain.upgrade()); // Upgrade without `Connection: upgrade` asks for nothing
 }

@@ -29,7 +29,8 @@ TEST_CASE("each listener mode routes a request to its own target") {
         // RFC 9112 §3.2.2: the URL's authority is the Host sent on, not the client's Host.
         CHECK(r->host == "site.test:8080");
         std::string out;
-        serialize_request_head(head, r->origin_form, r->host, false, false, out);
+        serialize_request_head(head, r->origin_form, r->host, connection_field::keep_alive, false,
+                               out);
         CHECK(out == "GET /a?b HTTP/1.1\r\nHost: site.test:8080\r\n\r\n");
 
         http1_parser d(message_kind::request, 8192);
@@ -64,4 +65,30 @@ TEST_CASE("each listener mode routes a request to its own target") {
         CHECK(r->target.key() == "https://origin.test:443");
         CHECK(r->origin_form == "/y");
     }
+}
+
+TEST_CASE("a WebSocket upgrade is recognized, and its Upgrade field passed on") {
+    auto asks = [](std::string_view wire) {
+        http1_parser p(message_kind::request, 8192);
+        REQUIRE(p.feed(wire).status == parse_status::head_complete);
+        return asks_for_websocket(p);
+    };
+    const std::string_view ws = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n"
+                                "Upgrade: WebSocket\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    CHECK(asks(ws));
+    CHECK(asks("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: foo/2, websocket\r\n\r\n"));
+    CHECK_FALSE(asks("GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")); // not in Connection
+    CHECK_FALSE(asks("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n"));
+    CHECK_FALSE(asks("POST / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
+                     "Content-Length: 3\r\n\r\n"));
+    CHECK_FALSE(asks("GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"));
+
+    http1_parser p(message_kind::request, 8192);
+    const auto head = head_of(ws, p);
+    std::string out;
+    serialize_request_head(head, "/ws", "", connection_field::upgrade, false, out);
+    CHECK(out == "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
+                 "Sec-WebSocket-Version: 13\r\nConnection: upgrade\r\n\r\n");
+    serialize_request_head(head, "/ws", "", connection_field::keep_alive, false, out);
+    CHECK(out == "GET /ws HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Version: 13\r\n\r\n");
 }

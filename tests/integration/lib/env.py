@@ -1,4 +1,5 @@
 """Where things are: the hoplens binary, the artifact dir, temp dirs; skipping (exit 77)."""
+import importlib
 import os
 import shutil
 import sys
@@ -10,6 +11,17 @@ SKIP = 77
 def skip(reason):
     print(f"SKIP: {reason}", flush=True)
     sys.exit(SKIP)
+
+
+def import_debian_module(name):
+    """Imports a Python module that scripts/install-deps.sh installs with apt. apt installs
+    modules for Debian's own python3: a python3 from elsewhere that comes first in PATH
+    (pyenv, on some of these machines) looks for them in Debian's directory last."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        return importlib.import_module(name)
 
 
 def require_tools(*names):

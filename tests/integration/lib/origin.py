@@ -4,7 +4,8 @@
   https://other.test:TLS_PORT  on 127.0.0.2   (leaf SAN other.test, 127.0.0.2)
   http://{origin,other}.test:HTTP_PORT on both addresses
 Static files: /files/0 (0 B), /files/small (91 B), /files/1k, /files/10m (random; sha256 in
-`files`). /echo, /chunked, /slow are proxied to a Python backend (backend.py).
+`files`). /echo, /chunked, /slow are proxied to a Python backend (backend.py); /ws to a
+WebSocket echo server (ws_backend.py), upgrade and all, as nginx does for real sites.
 Access logs start with nginx's $connection, so a test can count client connections to the
 origin (which, behind hoplens, are hoplens's upstream connections).
 """
@@ -12,7 +13,7 @@ import hashlib
 import os
 import signal
 
-from . import backend, env, pki, procs
+from . import backend, env, pki, procs, ws_backend
 
 ORIGIN_HOST = "origin.test"
 OTHER_HOST = "other.test"
@@ -27,6 +28,13 @@ _LOCATIONS = """
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_buffering off;
+            proxy_read_timeout 300s;
+        }}
+        location = /ws {{
+            proxy_pass http://127.0.0.1:{ws_port};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
             proxy_read_timeout 300s;
         }}
         location = /small {{ return 200 "{small}"; }}
@@ -100,6 +108,7 @@ class Origin:
         self.other_cert, other_key = pki.make_leaf(pki_dir, ca, [OTHER_HOST], [OTHER_ADDR])
         self.files = self._write_files(big_file_bytes)
         self.backend = backend.Backend()
+        self.ws_backend = ws_backend.WebSocketEcho()
         self.tls_port = procs.free_port(ORIGIN_ADDR)
         self.http_port = procs.free_port(ORIGIN_ADDR)
         conf = _CONF.format(d=self.dir, backend_port=self.backend.port, tls_port=self.tls_port,
@@ -107,7 +116,8 @@ class Origin:
                             origin_host=ORIGIN_HOST, other_host=OTHER_HOST,
                             origin_cert=self.origin_cert, origin_key=origin_key,
                             other_cert=self.other_cert, other_key=other_key,
-                            locations=_LOCATIONS.format(www=os.path.join(self.dir, "www"), small=SMALL_BODY))
+                            locations=_LOCATIONS.format(www=os.path.join(self.dir, "www"), small=SMALL_BODY,
+                                                       ws_port=self.ws_backend.port))
         self.conf_path = os.path.join(self.dir, "nginx.conf")
         with open(self.conf_path, "w") as f:
             f.write(conf)
@@ -141,6 +151,7 @@ class Origin:
         if getattr(self, "nginx", None) is not None:
             self.nginx.stop(signal.SIGTERM, timeout=10.0)
         self.backend.stop()
+        self.ws_backend.stop()
         if self._own_dir:
             env.remove_dir(self.dir)
 

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""WebSocket through hoplens: a real client (python3-websockets) through each mode to the nginx
+origin, which passes /ws on to a WebSocket echo server (lib/ws_backend.py), as nginx fronts
+real sites. hoplens passes the upgrade on, relays the 101, then tunnels the frames both ways
+until both sides close (RFC 6455; permessage-deflate is negotiated end to end and the frames
+go through untouched). Also: an upgrade the origin declines leaves the connection usable for
+the next request, an upgrade to anything but websocket is not passed on, and an origin that
+switches protocols unasked gets a 502, not a tunnel."""
+import asyncio
+import os
+import socket
+import ssl
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import client, env, hoplens, scenario  # noqa: E402
+
+env.require_tools("nginx")
+websockets = env.import_debian_module("websockets")
+
+O = scenario.O
+S = None
+MODES = scenario.TLS_MODES + scenario.selected(("http",))
+UPGRADE_HEAD = ("GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: {protocol}\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def setUpModule():
+    global S
+    S = scenario.Scenario(name="ws")
+
+
+def tearDownModule():
+    if S is not None:
+        S.stop()
+
+
+def open_socket(mode):
+    """(socket, ws uri, ssl context or None) for a WebSocket to origin.test/ws through hoplens."""
+    addr, port = S.listener(mode)
+    sock = socket.create_connection((addr, port), timeout=10)
+    host = O.ORIGIN_HOST
+    if mode == "explicit":
+        target = f"{host}:{S.origin.tls_port}"
+        sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        assert client.status_of(head) == 200, head
+        uri = f"wss://{target}/ws"
+    elif mode in ("sni", "reverse"):
+        uri = f"wss://{host}:{port}/ws"
+    else:
+        uri = f"ws://{host}:{S.origin.http_port}/ws"
+    sock.setblocking(False)
+    tls = ssl.create_default_context(cafile=S.ca) if uri.startswith("wss") else None
+    return sock, uri, tls
+
+
+async def converse(mode, messages):
+    """Sends each message, returns (the echoes, the close code, the negotiated extensions)."""
+    sock, uri, tls = open_socket(mode)
+    extra = {"ssl": tls, "server_hostname": O.ORIGIN_HOST} if tls else {}
+    async with websockets.connect(uri, sock=sock, max_size=16 << 20, open_timeout=10,
+                                  close_timeout=5, **extra) as ws:
+        echoes = []
+        for m in messages:
+            await ws.send(m)
+            echoes.append(await asyncio.wait_for(ws.recv(), 10))
+        extensions = ws.response_headers.get("Sec-WebSocket-Extensions", "")
+    return echoes, ws.close_code, extensions
+
+
+class Tunnel(scenario.AliveTestCase):
+    def test_echo_through_every_mode(self):
+        messages = ["hello", os.urandom(64 * 1024), "é" * (300 * 1024), b"", "bye"]
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                echoes, code, extensions = asyncio.run(converse(mode, messages))
+                self.assertEqual(len(echoes), len(messages))
+                for sent, got in zip(messages, echoes):
+                    prefix = b"echo:" if isinstance(sent, bytes) else "echo:"
+                    self.assertEqual(got, prefix + sent)
+                self.assertEqual(code, 1000)
+                self.assertIn("permessage-deflate", extensions)
+
+    def test_many_at_once(self):
+        async def many():
+            return await asyncio.gather(*(converse("reverse", [f"n{i}"] * 3) for i in range(20)))
+        for i, (echoes, code, _) in enumerate(asyncio.run(many())):
+            self.assertEqual(echoes, [f"echo:n{i}"] * 3)
+            self.assertEqual(code, 1000)
+
+    def test_server_push_while_client_is_silent(self):
+        """Frames flow one way while the other is idle: neither direction's silence ends the
+        tunnel (each stream has one deadline; a tunnel must not use them)."""
+        async def run():
+            sock, uri, tls = open_socket("reverse")
+            async with websockets.connect(uri, sock=sock, ssl=tls, server_hostname=O.ORIGIN_HOST,
+                                          open_timeout=10) as ws:
+                await ws.send("first")
+                self.assertEqual(await ws.recv(), "echo:first")
+                await asyncio.sleep(2.5)  # past nothing: hoplens's idle timeout here is 60 s
+                await ws.send("second")
+                return await asyncio.wait_for(ws.recv(), 10)
+        self.assertEqual(asyncio.run(run()), "echo:second")
+
+
+class Declined(scenario.AliveTestCase):
+    def test_declined_upgrade_keeps_the_connection(self):
+        """nginx's static files ignore Upgrade: a 200 comes back and the same connection
+        serves the next request."""
+        for mode in ("reverse", "http"):
+            with self.subTest(mode=mode), S.raw(mode) as conn:
+                host = S.host_header(mode)
+                conn.send(UPGRADE_HEAD.format(path="/files/small", host=host, protocol="websocket").encode())
+                status, headers, body = conn.response()
+                self.assertEqual(status, 200)
+                self.assertEqual(len(body), 91)
+                conn.send(f"GET /files/1k HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                status, _, body = conn.response()
+                self.assertEqual((status, len(body)), (200, 1024))
+
+    def test_other_upgrades_are_not_passed_on(self):
+        """Upgrade: h2c is hop-by-hop and not one hoplens speaks: /ws sees a plain GET."""
+        with S.raw("reverse") as conn:
+            conn.send(UPGRADE_HEAD.format(path="/ws", host=S.host_header("reverse"), protocol="h2c").encode())
+            status, _, _ = conn.response()
+            self.assertNotEqual(status, 101)
+
+
+class UnaskedSwitch(unittest.TestCase):
+    def test_101_to_a_plain_request_is_a_502(self):
+        """Before: the 101 went to the client as an interim response and hoplens waited for a
+        final one that never came."""
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                             b"Connection: Upgrade\r\n\r\n\x81\x02hi")
+                conn.recv(4096)
+
+        threading.Thread(target=serve, daemon=True).start()
+        with hoplens.Hoplens({"http": "http"}, args=["--map", f"switch.test=127.0.0.1:{port}"],
+                             name="ws-unasked") as h:
+            with client.RawConn(h.addr, h.port["http"]) as conn:
+                conn.send(b"GET / HTTP/1.1\r\nHost: switch.test\r\n\r\n")
+                status, _, body = conn.response()
+            h.stop()
+            self.assertEqual(status, 502)
+            self.assertIn(b"switched protocols (101) unasked", body)
+        listener.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
