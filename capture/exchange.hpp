@@ -4,6 +4,7 @@
 
 #include "capture/body_decoder.hpp"
 #include "capture/capture.hpp"
+#include "capture/websocket_frames.hpp"
 
 #include <optional>
 #include <string>
@@ -29,6 +30,9 @@ struct http_message {
 
     // First value of a header (case-insensitive name), or "".
     std::string_view header(std::string_view name) const;
+    // True if a header `name` lists `token` (case-insensitive) among its comma-separated
+    // elements, whatever parameters follow it after a ';' (RFC 9110 5.6.1).
+    bool lists(std::string_view name, std::string_view token) const;
 };
 
 struct http_request : http_message {
@@ -42,6 +46,13 @@ struct http_response : http_message {
     bool started = false;
 };
 
+// What a WebSocket carried after its handshake (RFC 6455), as devtools' HAR export lists it.
+struct websocket_log {
+    std::vector<websocket_message> messages; // data messages of both directions, in time order
+    websocket_budget budget;                 // counts what the cap left out
+    std::vector<std::string> problems;       // why decoding stopped, per direction
+};
+
 struct exchange {
     conn_id connection = 0;
     std::string scheme;
@@ -52,6 +63,7 @@ struct exchange {
     http_response response;
     time_point ended;    // when the record was closed (response end or connection end)
     std::string problem; // why it is incomplete; "" when complete
+    std::optional<websocket_log> websocket; // the connection became a WebSocket after this 101
 };
 
 } // namespace hoplens::capture

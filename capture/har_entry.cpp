@@ -158,6 +158,36 @@ void response_json(json_writer& w, const exchange& x, std::string& notes) {
     w.end_object();
 }
 
+// As Chrome's devtools export them: data messages only (no close, ping or pong), "time" in
+// seconds since the Unix epoch, binary data in base64.
+void websocket_json(json_writer& w, const websocket_log& log, std::string& notes) {
+    w.key("_webSocketMessages");
+    w.begin_array();
+    for (const websocket_message& m : log.messages) {
+        w.begin_object();
+        w.member("type", m.dir == direction::client_to_server ? "send" : "receive");
+        w.member("time", std::chrono::duration<double>(m.at.time_since_epoch()).count());
+        w.member("opcode", int(m.opcode));
+        w.key("data");
+        if (m.opcode == 1) {
+            w.value(m.data);
+        } else {
+            w.value_base64(m.data);
+        }
+        w.end_object();
+    }
+    w.end_array();
+    const websocket_budget& b = log.budget;
+    if (b.messages_left_out > 0) {
+        add_note(notes, "WebSocket messages past the body size limit, not kept: " +
+                            std::to_string(b.messages_left_out) + " (" +
+                            std::to_string(b.bytes_left_out) + " payload bytes)");
+    }
+    for (const std::string& problem : log.problems) {
+        add_note(notes, problem);
+    }
+}
+
 } // namespace
 
 void write_har_entry(std::string& out, const exchange& x, std::string_view pageref) {
@@ -201,7 +231,12 @@ void write_har_entry(std::string& out, const exchange& x, std::string_view pager
     w.member("receive", ms(receive_us));
     w.end_object();
     w.member("connection", std::to_string(x.connection));
-    w.member("_resourceType", resource_type(resp.header("content-type")));
+    if (x.websocket) {
+        w.member("_resourceType", "websocket");
+        websocket_json(w, *x.websocket, notes);
+    } else {
+        w.member("_resourceType", resource_type(resp.header("content-type")));
+    }
     if (!x.server.address.empty()) {
         w.member("serverIPAddress", bare_address(x.server.address));
     }

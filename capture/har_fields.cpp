@@ -5,26 +5,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <strings.h>
 #include <vector>
 
 namespace hoplens::capture {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
@@ -51,7 +36,7 @@ bool parse_cookie_date(std::string_view s, utc_ms& out) {
     if (comma != std::string_view::npos) {
         s.remove_prefix(comma + 1);
     }
-    std::string text(trim(s));
+    std::string text(trim_ows(s));
     std::replace(text.begin(), text.end(), '-', ' ');
     int day = 0;
     int year = 0;
@@ -148,14 +133,14 @@ void request_cookies(json_writer& w, const http_message& m) {
             continue;
         }
         split(h.value, ';', [&](std::string_view pair) {
-            pair = trim(pair);
+            pair = trim_ows(pair);
             const auto eq = pair.find('=');
             if (pair.empty() || eq == std::string_view::npos) {
                 return;
             }
             w.begin_object();
-            w.member("name", trim(pair.substr(0, eq)));
-            w.member("value", trim(pair.substr(eq + 1)));
+            w.member("name", trim_ows(pair.substr(0, eq)));
+            w.member("value", trim_ows(pair.substr(eq + 1)));
             w.end_object();
         });
     }
@@ -211,7 +196,7 @@ void response_cookies(json_writer& w, const http_message& m, time_point received
         }
         std::string_view rest = h.value;
         const auto semi = rest.find(';');
-        const auto pair = trim(rest.substr(0, semi));
+        const auto pair = trim_ows(rest.substr(0, semi));
         const auto eq = pair.find('=');
         if (eq == std::string_view::npos) {
             continue; // RFC 6265 5.2 step 2: no '=' means ignore the whole line
@@ -220,11 +205,11 @@ void response_cookies(json_writer& w, const http_message& m, time_point received
         bool has_max_age = false; // Max-Age wins over Expires (RFC 6265 5.3 step 3)
         rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
         split(rest, ';', [&](std::string_view attr) {
-            attr = trim(attr);
+            attr = trim_ows(attr);
             const auto aeq = attr.find('=');
-            const auto key = trim(attr.substr(0, aeq));
+            const auto key = trim_ows(attr.substr(0, aeq));
             const auto val =
-                aeq == std::string_view::npos ? std::string_view{} : trim(attr.substr(aeq + 1));
+                aeq == std::string_view::npos ? std::string_view{} : trim_ows(attr.substr(aeq + 1));
             utc_ms when;
             if (iequals(key, "path") || iequals(key, "domain")) {
                 attrs.set(iequals(key, "path") ? "path" : "domain", std::string(val));
@@ -249,8 +234,8 @@ void response_cookies(json_writer& w, const http_message& m, time_point received
             }
         });
         w.begin_object();
-        w.member("name", trim(pair.substr(0, eq)));
-        w.member("value", trim(pair.substr(eq + 1)));
+        w.member("name", trim_ows(pair.substr(0, eq)));
+        w.member("value", trim_ows(pair.substr(eq + 1)));
         attrs.write(w);
         w.end_object();
     }
@@ -258,7 +243,7 @@ void response_cookies(json_writer& w, const http_message& m, time_point received
 }
 
 std::string resource_type(std::string_view content_type) {
-    std::string t(trim(content_type.substr(0, content_type.find(';'))));
+    std::string t(trim_ows(content_type.substr(0, content_type.find(';'))));
     std::transform(t.begin(), t.end(), t.begin(), ascii_lower);
     auto has = [&](std::string_view s) { return t.find(s) != std::string::npos; };
     if (t == "text/html" || t == "application/xhtml+xml") {

@@ -1,19 +1,36 @@
 #include "capture/http1_reassembler.hpp"
 
-#include <llhttp.h>
+#include "capture/text_codec.hpp"
 
-#include <strings.h>
+#include <llhttp.h>
 
 namespace hoplens::capture {
 
 std::string_view http_message::header(std::string_view name) const {
     for (const auto& h : headers) {
-        if (h.name.size() == name.size() &&
-            strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
+        if (iequals(h.name, name)) {
             return h.value;
         }
     }
     return {};
+}
+
+bool http_message::lists(std::string_view name, std::string_view token) const {
+    for (const auto& h : headers) {
+        if (!iequals(h.name, name)) {
+            continue;
+        }
+        std::string_view rest = h.value;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            const std::string_view element = rest.substr(0, comma);
+            if (iequals(trim_ows(element.substr(0, element.find(';'))), token)) {
+                return true;
+            }
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        }
+    }
+    return false;
 }
 
 // One direction's parser. llhttp reports the end of a head and of a message without a
@@ -214,8 +231,18 @@ void http1_reassembler::settle() {
     while (!in_flight_.empty() && in_flight_.front().request.complete &&
            in_flight_.front().response.complete) {
         exchange& x = in_flight_.front();
-        x.ended = x.response.last_byte;
-        finished_.push_back(std::move(x));
+        // No request follows an upgrade request, so the last one in flight is its answer.
+        if (websocket_ && in_flight_.size() == 1) {
+            if (x.response.status == 101) {
+                websocket_->accept(std::move(x)); // recorded when the connection ends
+            } else {
+                websocket_.reset(); // refused: the client's bytes stay unparsed, as before
+            }
+        }
+        if (!websocket_ || !websocket_->accepted()) {
+            x.ended = x.response.last_byte;
+            finished_.push_back(std::move(x));
+        }
         in_flight_.pop_front();
         if (responses_started_ > 0) {
             --responses_started_;
@@ -244,7 +271,13 @@ void after_pause(Side& s, std::uint64_t at_offset, Current&& current, Advance&& 
 
 void http1_reassembler::feed(direction dir, time_point at, std::string_view bytes) {
     side& s = dir == direction::client_to_server ? *request_side_ : *response_side_;
-    if (stopped_ || s.done) {
+    if (stopped_) {
+        return;
+    }
+    if (s.done) {
+        if (websocket_) {
+            websocket_->feed(dir, at, bytes);
+        }
         return;
     }
     s.now = at;
@@ -287,6 +320,13 @@ void http1_reassembler::feed(direction dir, time_point at, std::string_view byte
         }
         if (rc == HPE_PAUSED_UPGRADE) {
             s.done = true; // what follows is another protocol (RFC 9110 7.8)
+            if (dir == direction::client_to_server && !in_flight_.empty() &&
+                requests_websocket(in_flight_.back().request)) {
+                websocket_.emplace(body_cap_bytes_);
+            }
+            if (websocket_) {
+                websocket_->feed(dir, at, {pos, left - used});
+            }
             break;
         }
         s.chunk_base += bytes.size();
@@ -298,6 +338,7 @@ void http1_reassembler::feed(direction dir, time_point at, std::string_view byte
 
 void http1_reassembler::stop_parsing(time_point at, const std::string& why) {
     stopped_ = true;
+    finish_websocket(at, why);
     for (exchange& x : in_flight_) {
         x.ended = at;
         if (x.problem.empty()) {
@@ -335,12 +376,21 @@ void http1_reassembler::close(time_point at, bool aborted) {
         }
     }
     const std::string how = aborted ? "connection aborted" : "connection closed";
+    // A WebSocket ends with its connection (RFC 6455 7.1.1); only a cut one is incomplete.
+    finish_websocket(at, aborted ? how : std::string());
     for (exchange& x : in_flight_) {
         x.problem = how + (!x.request.complete   ? " before the request ended"
                            : !x.response.started ? " before a response"
                                                  : " before the response ended");
     }
     stop_parsing(at, {});
+}
+
+void http1_reassembler::finish_websocket(time_point at, const std::string& why) {
+    if (websocket_ && websocket_->accepted()) {
+        finished_.push_back(websocket_->finish(at, why));
+    }
+    websocket_.reset();
 }
 
 std::vector<exchange> http1_reassembler::take_finished() {

@@ -3,13 +3,17 @@
 // arbitrary chunks, become exchanges in request order. Pipelined and kept-alive requests are
 // paired with responses first-in first-out (RFC 9112 9.3.2); a response to HEAD, a 1xx, 204
 // or 304 has no body (RFC 9110 6.4.1); an interim 1xx is skipped; after a 101 the rest is not
-// HTTP. An exchange the connection ends in the middle of is returned with its `problem` set:
-// what arrived is kept, nothing is invented.
+// HTTP: a WebSocket's frames are decoded into its handshake exchange, which is returned when
+// the connection ends (websocket_session), other protocols are not recorded. An exchange the
+// connection ends in the middle of is returned with its `problem` set: what arrived is kept,
+// nothing is invented.
 
 #include "capture/exchange.hpp"
+#include "capture/websocket_session.hpp"
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -38,6 +42,7 @@ class http1_reassembler {
     http_message* current(direction dir);
     void settle();
     void stop_parsing(time_point at, const std::string& why);
+    void finish_websocket(time_point at, const std::string& why);
 
     connection_info info_;
     std::size_t body_cap_bytes_;
@@ -50,6 +55,7 @@ class http1_reassembler {
     std::vector<exchange> finished_;
     std::unique_ptr<side> request_side_;
     std::unique_ptr<side> response_side_;
+    std::optional<websocket_session> websocket_; // since a WebSocket upgrade request
     bool stopped_ = false;
 
     friend struct side_callbacks;

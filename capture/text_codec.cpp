@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstring>
+#include <strings.h>
 
 namespace hoplens::capture {
 
@@ -23,6 +24,20 @@ constexpr std::array<char, 2 * 4096> base64_pairs = [] {
 }();
 
 } // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
 
 void base64_append(std::string& out, std::string_view bytes) {
     // Sized once and filled through a pointer: appending a char at a time was the capture

@@ -15,6 +15,12 @@ inline char ascii_lower(char c) {
     return c >= 'A' && c <= 'Z' ? char(c | 0x20) : c;
 }
 
+// ASCII case-insensitive equality (header names, tokens).
+bool iequals(std::string_view a, std::string_view b);
+
+// `s` without the spaces and tabs around it (OWS, RFC 9110 5.6.3).
+std::string_view trim_ows(std::string_view s);
+
 // Appends the base64 (RFC 4648 4, padded) of `bytes` to `out`.
 void base64_append(std::string& out, std::string_view bytes);
 

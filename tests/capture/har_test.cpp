@@ -1,6 +1,7 @@
 #include "capture/har_entry.hpp"
 
 #include "capture_test_util.hpp"
+#include "websocket_test_util.hpp"
 
 #include <doctest/doctest.h>
 
@@ -240,6 +241,59 @@ TEST_CASE("lost events mark the exchange in flight incomplete") {
     s.disk.apply(s.rec);
     const auto e = s.disk.entries().at(0);
     CHECK(e.at("comment").as_string().find("capture queue full") != json::string::npos);
+}
+
+TEST_CASE("a WebSocket's entry is written at close with Chrome's _webSocketMessages") {
+    session s; // keeps 64 bytes of message data
+    s.open(conn(10));
+    s.send(10, c2s, 1,
+           "GET /ws HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade\r\n"
+           "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\n\r\n");
+    s.send(10, s2c, 2,
+           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+    s.send(10, c2s, 3, test::ws_send("h\xc3\xa9llo"));
+    s.send(10, s2c, 4, test::ws_receive(std::string("\x00\xff\x10", 3), 2));
+    s.send(10, s2c, 5, test::ws_receive("p", 9));
+    s.send(10, s2c, 6, test::ws_receive(std::string(100, 'x')));
+    CHECK(s.disk.entries().empty());
+    s.close(10, 7);
+    const auto entries = s.disk.entries();
+    REQUIRE(entries.size() == 1);
+    const auto& e = entries.at(0).as_object();
+    CHECK(e.at("_resourceType") == "websocket");
+    CHECK(e.at("response").at("status") == 101);
+    CHECK(!e.contains("_incomplete"));
+    const auto& msgs = e.at("_webSocketMessages").as_array();
+    REQUIRE(msgs.size() == 2);
+    CHECK(msgs[0].at("type") == "send");
+    CHECK(msgs[0].at("opcode") == 1);
+    CHECK(msgs[0].at("data") == "h\xc3\xa9llo");
+    CHECK(msgs[0].at("time").to_number<double>() == doctest::Approx(1714564800.003).epsilon(1e-12));
+    CHECK(msgs[1].at("type") == "receive");
+    CHECK(msgs[1].at("opcode") == 2);
+    CHECK(msgs[1].at("data") == "AP8Q");
+    CHECK(msgs[1].at("time").to_number<double>() == doctest::Approx(1714564800.004).epsilon(1e-12));
+    CHECK(e.at("comment") ==
+          "WebSocket messages past the body size limit, not kept: 1 (100 payload bytes)");
+}
+
+TEST_CASE("an aborted WebSocket's entry is incomplete") {
+    session s;
+    s.open(conn(11));
+    s.send(11, c2s, 1,
+           "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    s.send(11, s2c, 2,
+           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" +
+               test::ws_receive("hi") + std::string("\x83\x00", 2));
+    s.close(11, 3, true);
+    const auto e = s.disk.entries().at(0);
+    CHECK(e.at("_incomplete") == true);
+    CHECK(e.at("_webSocketMessages").as_array().size() == 1);
+    const auto comment = std::string(e.at("comment").as_string());
+    CHECK(comment.starts_with("incomplete: connection aborted; server WebSocket frames"));
+    CHECK(comment.find("reserved opcode 3") != std::string::npos);
 }
 
 TEST_CASE("a produced HAR passes har-validator") {
