@@ -131,35 +131,70 @@ class Declined(scenario.AliveTestCase):
             self.assertNotEqual(status, 101)
 
 
-class UnaskedSwitch(unittest.TestCase):
+SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+          b"\x81\x05early")  # a frame in the same segment as the 101
+
+
+class ScriptedSwitch(unittest.TestCase):
+    """A raw origin that answers its first request with SWITCH, then records what it gets."""
+
+    def setUp(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.received = b""
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+        self.proxy = hoplens.Hoplens({"http": "http"}, name="ws-scripted", args=[
+            "--map", f"switch.test=127.0.0.1:{self.listener.getsockname()[1]}"])
+
+    def tearDown(self):
+        self.proxy.cleanup()
+        self.listener.close()
+
+    def _serve(self):
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.settimeout(5)
+            try:
+                while b"\r\n\r\n" not in self.received:
+                    self.received += conn.recv(4096)
+                conn.sendall(SWITCH)
+                while True:
+                    more = conn.recv(4096)
+                    if not more:
+                        break
+                    self.received += more
+            except OSError:
+                pass
+        self.done.set()
+
     def test_101_to_a_plain_request_is_a_502(self):
         """Before: the 101 went to the client as an interim response and hoplens waited for a
         final one that never came."""
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(4)
-        port = listener.getsockname()[1]
+        with client.RawConn(self.proxy.addr, self.proxy.port["http"]) as conn:
+            conn.send(b"GET / HTTP/1.1\r\nHost: switch.test\r\n\r\n")
+            status, _, body = conn.response()
+        self.assertEqual(status, 502)
+        self.assertIn(b"switched protocols (101) unasked", body)
 
-        def serve():
-            conn, _ = listener.accept()
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(4096)
-                conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                             b"Connection: Upgrade\r\n\r\n\x81\x02hi")
-                conn.recv(4096)
-
-        threading.Thread(target=serve, daemon=True).start()
-        with hoplens.Hoplens({"http": "http"}, args=["--map", f"switch.test=127.0.0.1:{port}"],
-                             name="ws-unasked") as h:
-            with client.RawConn(h.addr, h.port["http"]) as conn:
-                conn.send(b"GET / HTTP/1.1\r\nHost: switch.test\r\n\r\n")
-                status, _, body = conn.response()
-            h.stop()
-            self.assertEqual(status, 502)
-            self.assertIn(b"switched protocols (101) unasked", body)
-        listener.close()
+    def test_frames_glued_to_the_heads_are_relayed(self):
+        """The origin's first frame came with its 101, the client's with its request: both
+        arrive, in order, and the client's end reaches the origin."""
+        masked = b"\x81\x85abcd" + bytes(a ^ b for a, b in zip(b"eager", b"abcda"))
+        with client.RawConn(self.proxy.addr, self.proxy.port["http"]) as conn:
+            conn.send(UPGRADE_HEAD.format(path="/", host="switch.test", protocol="websocket").encode()
+                      + masked)
+            got = b""
+            while not got.endswith(b"early"):
+                more = conn.sock.recv(4096)
+                self.assertTrue(more, f"closed after {got!r}")
+                got += more
+            conn.sock.shutdown(socket.SHUT_WR)
+            self.assertTrue(self.done.wait(5))
+        self.assertTrue(got.startswith(b"HTTP/1.1 101 "), got)
+        self.assertIn(b"\r\nUpgrade: websocket\r\n", got)
+        self.assertTrue(self.received.endswith(masked), self.received)
 
 
 if __name__ == "__main__":
