@@ -4,7 +4,10 @@ script, a stylesheet and an image through hoplens (explicit proxy, hoplens's CA 
 fresh NSS db) with --har. The browser saw hoplens's CA; the HAR validates and holds one entry
 per exchange nginx served; then, with hoplens stopped, Chromium replays the page from the
 HAR alone (routeFromHAR, notFound: abort) and renders it: script ran, image decoded, style
-applied. Screenshots land in $HOPLENS_ARTIFACTS/capture_chromium."""
+applied. The page also talks to a WebSocket echo through hoplens (Chromium negotiates
+permessage-deflate): the HAR's entry for it lists the messages both ways as Chrome's own
+export does (`_webSocketMessages`). Screenshots land in $HOPLENS_ARTIFACTS/capture_chromium."""
+import base64
 import json
 import os
 import shutil
@@ -77,17 +80,24 @@ def main():
         ca = pki.make_ca(work, "site")
         site = cs.Site(ca)
         har = os.path.join(work, "page.har")
+        pcap = os.path.join(work, "page.pcapng")
         proxy = hoplens.Hoplens({"explicit": "explicit"}, name="capchrome",
-                                args=["--upstream-ca", ca[0], *site.map_arg(), "--har", har])
+                                args=["--upstream-ca", ca[0], *site.map_arg(), "--har", har,
+                                      "--pcapng", pcap])
         home = browser_home(os.path.join(work, "home"), proxy.ca_pem)
         url = site.url("/")
 
         live = chromium(work, home, "record", url, proxy.url_explicit_proxy("explicit"),
-                        os.path.join(artifacts, "live.png"))
+                        os.path.join(artifacts, "live.png"), site.url("/ws", "wss"))
         check(live["status"] == 200, f"page status {live['status']}")
         check(live["issuer"] == subject_cn(proxy.ca_pem),
               f"Chromium saw issuer {live['issuer']!r}, not hoplens's CA {subject_cn(proxy.ca_pem)!r}")
         check_rendered(live, "through hoplens")
+        ws = live["websocket"]
+        binary_echo = b"echo:\x00\x01\x02\xff"
+        check(ws["echoes"] == ["echo:hello from chromium", ",".join(str(b) for b in binary_echo)],
+              f"websocket echoes through hoplens: {ws}")
+        check(ws["code"] == 1000 and "permessage-deflate" in ws["extensions"], f"websocket: {ws}")
 
         status, killed = proxy.stop()
         check((status, killed) == (0, False), f"hoplens exit {status} killed={killed}: {proxy.proc.tail()}")
@@ -107,6 +117,23 @@ def main():
         types = {e["request"]["url"]: e["_resourceType"] for e in entries}
         check([types[site.url(p)] for p in PAGE_FILES] == ["document", "stylesheet", "script", "image"],
               f"_resourceType: {types}")
+
+        sockets = [e for e in entries if e["request"]["url"] == site.url("/ws")]
+        check(len(sockets) == 1, f"/ws: {len(sockets)} entries in {urls}")
+        check(sockets[0]["response"]["status"] == 101, f"/ws status {sockets[0]['response']['status']}")
+        check(sockets[0].get("_resourceType") == "websocket", f"/ws _resourceType {sockets[0].get('_resourceType')}")
+        messages = [(m["type"], m["opcode"], m["data"]) for m in sockets[0].get("_webSocketMessages", [])]
+        check(messages == [("send", 1, "hello from chromium"), ("receive", 1, "echo:hello from chromium"),
+                           ("send", 2, base64.b64encode(b"\x00\x01\x02\xff").decode()),
+                           ("receive", 2, base64.b64encode(binary_echo).decode())],
+              f"/ws _webSocketMessages: {messages}")
+
+        # Wireshark follows the upgrade: the frames after the 101 decode as WebSocket.
+        opcodes = [f[0] for f in cs.tshark_fields(pcap, "websocket", "websocket.opcode")]
+        check(opcodes.count("1") == 2 and opcodes.count("2") == 2 and "8" in opcodes,
+              f"tshark's WebSocket opcodes in the pcapng: {opcodes}")
+        flagged = cs.tshark_lines(pcap, "tcp.analysis.flags")
+        check(flagged == [], f"tcp.analysis.flags: {flagged[:5]}")
 
         # Offline: hoplens is stopped (its port refuses), every response comes from the HAR.
         replay = chromium(work, home, "replay", url, har, os.path.join(artifacts, "replayed.png"),

@@ -2,7 +2,8 @@
 
   Site        -- a second nginx, site.test on 127.0.0.3, signed by the lib origin's CA, that
                  serves what lib/origin.py does not: an HTML page with a stylesheet, a script
-                 and a PNG (real MIME types), gzip-compressed text.
+                 and a PNG (real MIME types), gzip-compressed text; /ws is a WebSocket echo
+                 (lib/ws_backend.py) behind it.
   har_*       -- load and validate a HAR (node tests/js/validate_har.js: har-validator plus
                  Chrome's importer rules).
   tshark_*    -- count packets of a pcapng matching a display filter.
@@ -15,7 +16,7 @@ import struct
 import urllib.request
 import zlib
 
-from lib import env, pki, procs
+from lib import env, pki, procs, ws_backend
 
 SITE_HOST = "site.test"
 SITE_ADDR = "127.0.0.3"
@@ -62,6 +63,12 @@ http {{
         ssl_certificate {cert};
         ssl_certificate_key {key};
         root {d}/www;
+        location = /ws {{
+            proxy_pass http://127.0.0.1:{ws_port};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+        }}
         etag off;
         if_modified_since off;
         add_header Cache-Control no-store;
@@ -96,23 +103,25 @@ class Site:
             with open(os.path.join(self.dir, "www", name), "wb") as f:
                 f.write(data)
         self.port = procs.free_port(SITE_ADDR)
+        self.ws_backend = ws_backend.WebSocketEcho()
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
             f.write(_CONF.format(d=self.dir, addr=SITE_ADDR, port=self.port, host=SITE_HOST,
-                                 cert=cert, key=key))
+                                 cert=cert, key=key, ws_port=self.ws_backend.port))
         self.nginx = procs.Process(["nginx", "-p", self.dir, "-c", conf], self.dir, "nginx")
         if not procs.wait_port(SITE_ADDR, self.port, 10.0, self.nginx.proc):
             self.stop()
             raise RuntimeError(f"site nginx did not start: {self.nginx.tail()}")
 
-    def url(self, path):
-        return f"https://{SITE_HOST}:{self.port}{path}"
+    def url(self, path, scheme="https"):
+        return f"{scheme}://{SITE_HOST}:{self.port}{path}"
 
     def map_arg(self, with_port=False):
         return ["--map", f"{SITE_HOST}={SITE_ADDR}" + (f":{self.port}" if with_port else "")]
 
     def stop(self):
         self.nginx.stop(signal.SIGTERM, timeout=10.0)
+        self.ws_backend.stop()
         env.remove_dir(self.dir)
 
 

@@ -1,17 +1,40 @@
 // Usage:
-//   node capture_page.js record PROFILE_DIR URL PROXY_URL SCREENSHOT
+//   node capture_page.js record PROFILE_DIR URL PROXY_URL SCREENSHOT [WEBSOCKET_URL]
 //   node capture_page.js replay PROFILE_DIR URL HAR_FILE SCREENSHOT [DEAD_PROXY_URL]
 // Drives Debian's Chromium (headless, through playwright-core) to load the capture test page
 // (tests/integration/capture_support.py: a title, a script that rewrites #status, a
 // stylesheet, a 16x16 PNG). `record` goes through hoplens; `replay` serves every request
 // from the HAR (routeFromHAR, notFound: abort), so the page renders only if the HAR holds
-// every exchange intact. Prints one JSON line: what the page showed and the TLS issuer seen.
+// every exchange intact. With WEBSOCKET_URL, `record` then has the page open a WebSocket
+// there (an echo server), send a text and a binary message and close: `websocket` in the
+// output holds the echoes. Prints one JSON line: what the page showed and the TLS issuer seen.
 // The caller sets HOME to a directory whose NSS db trusts hoplens's CA.
 'use strict';
 const path = require('path');
 const { chromium } = require(path.join(__dirname, 'node_modules', 'playwright-core'));
 
-const [mode, profile, url, arg, screenshot, deadProxy] = process.argv.slice(2);
+const [mode, profile, url, arg, screenshot, extra] = process.argv.slice(2);
+const deadProxy = mode === 'replay' ? extra : undefined;
+const websocketUrl = mode === 'record' ? extra : undefined;
+
+// In the page: one text and one binary message to an echo server, then a clean close.
+function talkToEcho(wsUrl) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl);
+    ws.binaryType = 'arraybuffer';
+    const echoes = [];
+    ws.onopen = () => ws.send('hello from chromium');
+    ws.onmessage = (e) => {
+      echoes.push(typeof e.data === 'string' ? e.data
+        : Array.from(new Uint8Array(e.data)).join(','));
+      if (echoes.length === 1) ws.send(new Uint8Array([0, 1, 2, 255]).buffer);
+      else ws.close(1000, 'done');
+    };
+    ws.onclose = (e) => resolve({ echoes, code: e.code, extensions: ws.extensions });
+    ws.onerror = () => reject(new Error(`websocket ${wsUrl} failed`));
+    setTimeout(() => reject(new Error(`websocket ${wsUrl}: no close within 15 s`)), 15000);
+  });
+}
 
 function launchArgs(proxy) {
   const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -44,8 +67,9 @@ async function main() {
       };
     });
     await page.screenshot({ path: screenshot });
+    const websocket = websocketUrl ? await page.evaluate(talkToEcho, websocketUrl) : null;
     console.log(JSON.stringify({ ok: true, status: response.status(), issuer: details && details.issuer,
-      protocol: details && details.protocol, failed, ...shown }));
+      protocol: details && details.protocol, failed, websocket, ...shown }));
   } finally {
     await context.close();
   }
