@@ -50,7 +50,8 @@ struct connection_info {
 
 struct recorder_options {
     std::string creator_version;              // log.creator.version
-    std::size_t body_cap_bytes = 1024 * 1024; // per body, after decoding
+    // Per body, after decoding; per WebSocket, the data of all its messages kept in the HAR.
+    std::size_t body_cap_bytes = 1024 * 1024;
     bool har = true;
     bool pcapng = true;
 };
