@@ -5,6 +5,7 @@
 #include "proxy/message_transfer.hpp"
 #include "proxy/relay_support.hpp"
 #include "proxy/services.hpp"
+#include "proxy/session.hpp"
 #include "proxy/tap.hpp"
 #include "proxy/tunnel.hpp"
 
@@ -122,8 +123,8 @@ bool is_idempotent(std::string_view method) { // RFC 9110 §9.2.2
 // WebSocket (RFC 6455). The 101 goes to the client, then whatever either side sends is relayed
 // to the other unparsed (and shown to the capture) until both have closed; the upstream
 // connection is spent. The access log line is written at the end, with the tunnel's bytes.
-net::awaitable<relay_end> relay_websocket(services& svc, client_leg& client, relay_state& st,
-                                          exchange_record record) {
+net::awaitable<relay_end> relay_websocket(services& svc, worker& w, client_leg& client,
+                                          relay_state& st, exchange_record record) {
     auto& down = *client.stream;
     auto& up = *st.up->stream;
     diag::add(svc.counters.websocket_connections_total);
@@ -146,14 +147,15 @@ net::awaitable<relay_end> relay_websocket(services& svc, client_leg& client, rel
     }
     if (!ec) {
         spdlog::debug("conn {} {}: websocket to {}", client.id, st.client_text, record.url);
-        end = co_await tunnel(down, up, svc.options.timeout.idle, moved, &svc.capture, client.id);
+        end = co_await tunnel(down, up, svc.options.timeout.idle, w.tunnels, moved, &svc.capture,
+                              client.id);
     }
     record.request_bytes += early_up.size() + moved.client_to_server;
     record.response_bytes += early_down.size() + moved.server_to_client;
     if (svc.access.enabled()) {
         svc.access.write(record);
     }
-    if (end == tunnel_end::cut) {
+    if (end == tunnel_end::cut || end == tunnel_end::stopped) {
         st.tapped.aborted();
     }
     st.drop_upstream();
@@ -161,9 +163,10 @@ net::awaitable<relay_end> relay_websocket(services& svc, client_leg& client, rel
 }
 
 // One request and its response. nullopt: the connection goes on to its next request.
-net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_pool& pool,
+net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w,
                                                         client_leg& client, relay_state& st) {
     const auto& opt = svc.options;
+    upstream_pool& pool = w.pool;
     byte_stream& down = *client.stream;
     // Named references, not a structured binding: the lambdas below capture them, which
     // clang before 16 refuses for bindings.
@@ -207,7 +210,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
     }
     const message_head& head = request.head();
     diag::add(svc.counters.requests_total);
-    in_flight_exchange in_flight(svc.exchanges_in_flight);
+    std::optional<in_flight_exchange> in_flight(std::in_place, svc.exchanges_in_flight);
     if (head.method() == "CONNECT") {
         if (client.mode != conf::listen_mode::explicit_proxy || client.fixed_target) {
             diag::add(svc.counters.bad_requests_total);
@@ -358,7 +361,8 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
             exchange_record record{client_text, std::string(head.method()),
                                    where->target.key() + where->origin_form, 101, request_bytes,
                                    0, upstream_ms};
-            co_return co_await relay_websocket(svc, client, st, std::move(record));
+            in_flight.reset(); // a graceful stop ends tunnels, it does not wait for them
+            co_return co_await relay_websocket(svc, w, client, st, std::move(record));
         }
         // Nothing was asked for (hoplens passes on no other upgrade): the bytes after it are
         // in no protocol the client expects.
@@ -432,18 +436,18 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, upstream_
 
 } // namespace
 
-net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_leg& client) {
+net::awaitable<relay_end> relay_http(services& svc, worker& w, client_leg& client) {
     relay_state st(svc, client);
     for (;;) {
         if (st.cbuf.empty()) {
             // Idle between requests: hand the upstream connection to others and hold no buffer.
-            st.release_upstream(pool);
+            st.release_upstream(w.pool);
             st.release_idle_memory();
             if (co_await client.stream->wait_readable(svc.options.timeout.idle)) {
                 co_return relay_end{};
             }
         }
-        if (auto end = co_await relay_exchange(svc, pool, client, st)) {
+        if (auto end = co_await relay_exchange(svc, w, client, st)) {
             co_return std::move(*end);
         }
     }

@@ -13,6 +13,7 @@
 namespace hoplens::proxy {
 
 struct services;
+struct worker;
 
 struct client_leg {
     byte_stream_ptr stream;
@@ -30,6 +31,6 @@ struct relay_end {
     std::optional<std::string> connect_authority;
 };
 
-net::awaitable<relay_end> relay_http(services& svc, upstream_pool& pool, client_leg& client);
+net::awaitable<relay_end> relay_http(services& svc, worker& w, client_leg& client);
 
 } // namespace hoplens::proxy

@@ -133,6 +133,24 @@ net::awaitable<void> listeners::handle_signals(std::function<void()> on_hangup) 
         timer.expires_after(std::chrono::milliseconds(20));
         co_await timer.async_wait(nothrow_awaitable);
     }
+    // Tunnels (WebSocket, passthrough) have no end to wait for: they are ended, and their
+    // connections closed while the capture can still record them (within a TLS shutdown's
+    // 2 s).
+    for (auto& w : workers_) {
+        net::post(w->io, [&tunnels = w->tunnels] { tunnels.end_all(); });
+    }
+    auto tunnels_open = [this] {
+        std::size_t n = 0;
+        for (const auto& w : workers_) {
+            n += w->tunnels.open();
+        }
+        return n;
+    };
+    const auto tunnels_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (tunnels_open() > 0 && std::chrono::steady_clock::now() < tunnels_deadline) {
+        timer.expires_after(std::chrono::milliseconds(20));
+        co_await timer.async_wait(nothrow_awaitable);
+    }
     for (auto& w : workers_) {
         w->io.stop();
     }

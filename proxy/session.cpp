@@ -98,7 +98,7 @@ net::awaitable<void> relay_passthrough(services& svc, worker& w, tcp::socket cli
     plain_stream down(std::move(client));
     tunnel_bytes moved;
     co_await tunnel(down, *std::get<upstream_connection>(got).stream, svc.options.timeout.idle,
-                    moved);
+                    w.tunnels, moved);
 }
 
 // The address a client dialled, as a certificate can name it: "" for an IPv6 address with a
@@ -221,7 +221,7 @@ net::awaitable<void> serve_tls(services& svc, worker& w, tcp::socket socket,
     std::optional<client_leg> client =
         co_await accept_tls(svc, std::move(socket), route, id, mode);
     if (client) {
-        co_await relay_http(svc, w.pool, *client);
+        co_await relay_http(svc, w, *client);
     }
 }
 
@@ -264,7 +264,7 @@ net::awaitable<void> serve_connect(services& svc, worker& w, client_leg& client,
     inner.mode = conf::listen_mode::explicit_proxy;
     inner.fixed_target = upstream_target{*target, false};
     inner.stream = std::make_unique<plain_stream>(std::move(socket));
-    co_await relay_http(svc, w.pool, inner);
+    co_await relay_http(svc, w, inner);
 }
 
 struct active_connection {
@@ -310,7 +310,7 @@ net::awaitable<void> serve_client(services& svc, worker& w, const conf::listen_s
         client.peer = peer;
         client.mode = listener.mode;
         client.stream = std::make_unique<plain_stream>(std::move(socket));
-        const auto end = co_await relay_http(svc, w.pool, client);
+        const auto end = co_await relay_http(svc, w, client);
         if (end.connect_authority) {
             co_await serve_connect(svc, w, client, *end.connect_authority);
         }

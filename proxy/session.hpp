@@ -4,6 +4,7 @@
 
 #include "conf/conf.hpp"
 #include "proxy/net.hpp"
+#include "proxy/tunnel.hpp"
 #include "proxy/upstream.hpp"
 
 namespace hoplens::proxy {
@@ -17,6 +18,7 @@ struct worker {
     }
     net::io_context io{1};
     upstream_pool pool;
+    tunnel_registry tunnels;
 };
 
 net::awaitable<void> serve_client(services& svc, worker& w, const conf::listen_spec& listener,

@@ -1,9 +1,8 @@
 #include "proxy/tunnel.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 
-#include <vector>
+#include <algorithm>
 
 namespace hoplens::proxy {
 
@@ -49,32 +48,73 @@ net::awaitable<void> pump(byte_stream& from, byte_stream& to, flow direction, st
     }
 }
 
-net::awaitable<void> idle_watchdog(const steady::time_point& last_activity,
-                                   std::chrono::milliseconds idle) {
+// Returns when nothing has moved for `idle` (true), or when the registry ends its tunnels
+// (false).
+net::awaitable<bool> idle_watchdog(const steady::time_point& last_activity,
+                                   std::chrono::milliseconds idle, tunnel_registry& registry) {
     net::steady_timer timer(co_await net::this_coro::executor);
-    for (;;) {
+    registry.add(timer);
+    struct deregister {
+        tunnel_registry& registry;
+        net::steady_timer& timer;
+        ~deregister() {
+            registry.remove(timer);
+        }
+    } registered{registry, timer};
+    while (!registry.ending()) {
         timer.expires_at(last_activity + idle);
         co_await timer.async_wait(nothrow_awaitable);
+        if ((co_await net::this_coro::cancellation_state).cancelled() !=
+            net::cancellation_type::none) {
+            co_return false; // both directions ended first
+        }
         if (steady::now() - last_activity >= idle) {
-            co_return;
+            co_return true;
         }
     }
+    co_return false;
 }
 
 } // namespace
 
+void tunnel_registry::end_all() {
+    ending_ = true;
+    for (net::steady_timer* t : watchdogs_) {
+        t->cancel();
+    }
+}
+
+void tunnel_registry::add(net::steady_timer& watchdog) {
+    watchdogs_.push_back(&watchdog);
+}
+
+void tunnel_registry::remove(net::steady_timer& watchdog) {
+    watchdogs_.erase(std::find(watchdogs_.begin(), watchdogs_.end(), &watchdog));
+}
+
 net::awaitable<tunnel_end> tunnel(byte_stream& client, byte_stream& server,
-                                  std::chrono::milliseconds idle, tunnel_bytes& moved, tap* capture,
-                                  std::uint64_t id) {
+                                  std::chrono::milliseconds idle, tunnel_registry& registry,
+                                  tunnel_bytes& moved, tap* capture, std::uint64_t id) {
+    // Counted until both directions are done, not only the watchdog: a stopping proxy waits
+    // for open() to reach 0, and the caller records the end with no wait in between.
+    struct counted {
+        std::atomic<std::size_t>& open;
+        explicit counted(std::atomic<std::size_t>& n) : open(n) {
+            open.fetch_add(1, std::memory_order_relaxed);
+        }
+        ~counted() {
+            open.fetch_sub(1, std::memory_order_relaxed);
+        }
+    } count(registry.open_);
     client.expires_never();
     server.expires_never();
     tunnel_state st{steady::now(), false, capture, id};
     const auto ended =
         co_await ((pump(client, server, flow::client_to_server, moved.client_to_server, st) &&
                    pump(server, client, flow::server_to_client, moved.server_to_client, st)) ||
-                  idle_watchdog(st.last_activity, idle));
+                  idle_watchdog(st.last_activity, idle, registry));
     if (ended.index() == 1) {
-        co_return tunnel_end::idle;
+        co_return std::get<1>(ended) ? tunnel_end::idle : tunnel_end::stopped;
     }
     co_return st.cut ? tunnel_end::cut : tunnel_end::closed;
 }

@@ -8,16 +8,21 @@
 #include "proxy/byte_stream.hpp"
 #include "proxy/tap.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <vector>
 
 namespace hoplens::proxy {
 
 // How the tunnel ended.
 enum class tunnel_end {
-    closed, // both sides ended their streams cleanly
-    idle,   // nothing moved for `idle`
-    cut,    // a side reset or failed: what it sent last may be incomplete
+    closed,  // both sides ended their streams cleanly
+    idle,    // nothing moved for `idle`
+    cut,     // a side reset or failed: what it sent last may be incomplete
+    stopped, // the proxy is stopping (tunnel_registry::end_all)
 };
 
 struct tunnel_bytes {
@@ -25,9 +30,35 @@ struct tunnel_bytes {
     std::uint64_t server_to_client = 0;
 };
 
+// The open tunnels of one worker, so that a stopping proxy ends them instead of waiting for
+// them: a WebSocket may stay open for days, and its capture is written when it ends. Used on
+// the worker's thread, but for open(), which any thread may read.
+class tunnel_registry {
+  public:
+    // Ends every open tunnel now, and every later one as it starts.
+    void end_all();
+    std::size_t open() const {
+        return open_.load(std::memory_order_relaxed);
+    }
+    bool ending() const {
+        return ending_;
+    }
+    // The tunnel's watchdog timer, cancelled by end_all().
+    void add(net::steady_timer& watchdog);
+    void remove(net::steady_timer& watchdog);
+
+  private:
+    friend net::awaitable<tunnel_end> tunnel(byte_stream&, byte_stream&, std::chrono::milliseconds,
+                                             tunnel_registry&, tunnel_bytes&, tap*, std::uint64_t);
+    std::vector<net::steady_timer*> watchdogs_;
+    std::atomic<std::size_t> open_{0};
+    bool ending_ = false;
+};
+
 // `capture`, when given, is shown every relayed chunk as connection `id`'s.
 net::awaitable<tunnel_end> tunnel(byte_stream& client, byte_stream& server,
-                                  std::chrono::milliseconds idle, tunnel_bytes& moved,
-                                  tap* capture = nullptr, std::uint64_t id = 0);
+                                  std::chrono::milliseconds idle, tunnel_registry& registry,
+                                  tunnel_bytes& moved, tap* capture = nullptr,
+                                  std::uint64_t id = 0);
 
 } // namespace hoplens::proxy

@@ -5,16 +5,19 @@ real sites. hoplens passes the upgrade on, relays the 101, then tunnels the fram
 until both sides close (RFC 6455; permessage-deflate is negotiated end to end and the frames
 go through untouched). Also: an upgrade the origin declines leaves the connection usable for
 the next request, an upgrade to anything but websocket is not passed on, and an origin that
-switches protocols unasked gets a 502, not a tunnel."""
+switches protocols unasked gets a 502, not a tunnel. A stop (SIGTERM) with a WebSocket open
+ends it at once rather than waiting out --drain-timeout, and the HAR still gets its entry."""
 import asyncio
 import os
 import socket
 import ssl
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import capture_support as cs  # noqa: E402
 from lib import client, env, hoplens, scenario  # noqa: E402
 
 env.require_tools("nginx")
@@ -129,6 +132,44 @@ class Declined(scenario.AliveTestCase):
             conn.send(UPGRADE_HEAD.format(path="/ws", host=S.host_header("reverse"), protocol="h2c").encode())
             status, _, _ = conn.response()
             self.assertNotEqual(status, 101)
+
+
+class StopWithTunnelOpen(unittest.TestCase):
+    def test_sigterm_ends_open_websockets_and_records_them(self):
+        """Before: the open WebSocket counted as an exchange in flight, so the stop waited the
+        whole --drain-timeout (10 s), and its HAR entry, written when the connection ends,
+        was lost: the connection ended after the capture had closed its files."""
+        work = env.temp_dir("ws-stop")
+        har = os.path.join(work, "ws.har")
+        o = S.origin
+        proxy = hoplens.Hoplens({"reverse": f"reverse:https://{O.ORIGIN_HOST}:{o.tls_port}"},
+                                name="ws-stop", args=["--upstream-ca", o.ca_cert, *o.maps(),
+                                                      "--har", har, "--drain-timeout", "10s"])
+        try:
+            async def talk_then_stop():
+                addr, port = proxy.addr, proxy.port["reverse"]
+                sock = socket.create_connection((addr, port), timeout=10)
+                sock.setblocking(False)
+                tls = ssl.create_default_context(cafile=proxy.ca_pem)
+                async with websockets.connect(f"wss://{O.ORIGIN_HOST}:{port}/ws", sock=sock, ssl=tls,
+                                              server_hostname=O.ORIGIN_HOST, open_timeout=10) as ws:
+                    await ws.send("before the stop")
+                    self.assertEqual(await ws.recv(), "echo:before the stop")
+                    started = time.monotonic()
+                    status = await asyncio.get_running_loop().run_in_executor(None, proxy.stop)
+                    return status, time.monotonic() - started
+
+            (status, killed), took = asyncio.run(talk_then_stop())
+            self.assertEqual((status, killed), (0, False), proxy.proc.tail())
+            self.assertLess(took, 5.0, "the stop waited for the open WebSocket")
+            entries = [e for e in cs.har_entries(har) if e["response"]["status"] == 101]
+            self.assertEqual(len(entries), 1, cs.har_entries(har))
+            messages = [(m["type"], m["data"]) for m in entries[0]["_webSocketMessages"]]
+            self.assertEqual(messages, [("send", "before the stop"), ("receive", "echo:before the stop")])
+            self.assertTrue(entries[0].get("_incomplete"), entries[0].get("comment"))
+        finally:
+            proxy.cleanup()
+            env.remove_dir(work)
 
 
 SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
