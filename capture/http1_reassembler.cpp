@@ -188,13 +188,22 @@ struct side_callbacks {
 };
 
 http1_reassembler::http1_reassembler(const connection_info& info, std::size_t body_cap_bytes)
-    : info_(info), body_cap_bytes_(body_cap_bytes), upstream_(info.upstream),
-      request_side_(std::make_unique<side>()), response_side_(std::make_unique<side>()) {
+    : info_(info), body_cap_bytes_(body_cap_bytes), upstream_(info.upstream) {
+    start_parsers();
+}
+
+void http1_reassembler::start_parsers() {
+    const std::uint64_t request_offset = request_side_ ? request_side_->chunk_base : 0;
+    const std::uint64_t response_offset = response_side_ ? response_side_->chunk_base : 0;
+    request_side_ = std::make_unique<side>();
+    response_side_ = std::make_unique<side>();
     for (auto* s : {request_side_.get(), response_side_.get()}) {
         s->owner = this;
     }
     request_side_->dir = direction::client_to_server;
     response_side_->dir = direction::server_to_client;
+    request_side_->chunk_base = request_side_->message_start = request_offset;
+    response_side_->chunk_base = response_side_->message_start = response_offset;
     side_callbacks::init(*request_side_, HTTP_REQUEST);
     side_callbacks::init(*response_side_, HTTP_RESPONSE);
 }
@@ -204,6 +213,21 @@ http1_reassembler::~http1_reassembler() = default;
 void http1_reassembler::attach(const endpoint& upstream, const connect_timings& timings) {
     upstream_ = upstream;
     fresh_timings_ = timings;
+    // The relay attaches before each exchange's request, one exchange at a time: both streams
+    // are between messages here. A side that stopped (bytes lost from a full queue, a parse
+    // error, an upgrade the origin declined) starts over, so that one exchange's trouble does
+    // not take the connection's later exchanges out of the HAR. After an accepted upgrade no
+    // HTTP follows, and nothing attaches.
+    const bool upgraded = websocket_ && websocket_->accepted();
+    if (!upgraded && (stopped_ || request_side_->done || response_side_->done)) {
+        // Anything still in flight (nothing, normally: a stop finished it) ends unanswered.
+        stop_parsing(std::max(request_side_->now, response_side_->now),
+                     "the connection's next exchange began before this one ended");
+        orphan_ = http_response{};
+        response_is_orphan_ = false;
+        stopped_ = false;
+        start_parsers();
+    }
 }
 
 void http1_reassembler::on_request_begin(time_point at) {

@@ -26,10 +26,12 @@ class http1_reassembler {
     http1_reassembler(const http1_reassembler&) = delete;
     http1_reassembler& operator=(const http1_reassembler&) = delete;
 
-    // The upstream the next request goes to, and how it was reached.
+    // The upstream the next request goes to, and how it was reached. Called between
+    // exchanges (the relay runs one at a time), which is where parsing that stopped resumes.
     void attach(const endpoint& upstream, const connect_timings& timings);
     void feed(direction dir, time_point at, std::string_view bytes);
-    // Bytes were lost: exchanges in flight end with `why`, and parsing stops.
+    // Bytes were lost: exchanges in flight end with `why`, and parsing stops until the next
+    // attach().
     void abandon(time_point at, std::string why);
     void close(time_point at, bool aborted);
 
@@ -38,6 +40,7 @@ class http1_reassembler {
 
   private:
     struct side;
+    void start_parsers(); // fresh parsers at the streams' current offsets
     void on_request_begin(time_point at);
     http_message* current(direction dir);
     void settle();

@@ -231,6 +231,46 @@ TEST_CASE("lost bytes end the exchanges in flight and stop parsing") {
     CHECK(xs[0].problem == "dropped");
 }
 
+TEST_CASE("after lost bytes, the connection's next exchange is recorded whole") {
+    http1_reassembler r(conn(1), 1024);
+    r.attach({}, {});
+    r.feed(c2s, at_ms(1), "GET /first HTTP/1.1\r\nHost: h\r\n\r\n");
+    r.feed(s2c, at_ms(2), "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234");
+    r.abandon(at_ms(3), "dropped"); // the rest of the body never reached the capture
+    r.feed(s2c, at_ms(4), "9");     // a piece after the loss, in the middle of the body
+    r.attach({}, {});               // the relay starts the next exchange
+    r.feed(c2s, at_ms(5), "GET /second HTTP/1.1\r\nHost: h\r\n\r\n");
+    r.feed(s2c, at_ms(6), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    r.close(at_ms(7), false);
+    const auto xs = r.take_finished();
+    REQUIRE(xs.size() == 2);
+    CHECK(xs[0].request.target == "/first");
+    CHECK(xs[0].problem == "dropped");
+    CHECK(xs[1].request.target == "/second");
+    CHECK(xs[1].problem.empty());
+    CHECK(xs[1].request.head_bytes == std::string_view("GET /second HTTP/1.1\r\nHost: h\r\n\r\n").size());
+    CHECK(xs[1].response.body->kept() == "ok");
+    CHECK(xs[1].response.first_byte == at_ms(6));
+}
+
+TEST_CASE("a declined upgrade leaves the connection's later exchanges recorded") {
+    http1_reassembler r(conn(1), 1024);
+    r.attach({}, {});
+    r.feed(c2s, at_ms(1), "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+                          "Connection: upgrade\r\n\r\n");
+    r.feed(s2c, at_ms(2), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno");
+    r.attach({}, {});
+    r.feed(c2s, at_ms(3), "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    r.feed(s2c, at_ms(4), "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes");
+    r.close(at_ms(5), false);
+    const auto xs = r.take_finished();
+    REQUIRE(xs.size() == 2);
+    CHECK(xs[0].response.body->kept() == "no");
+    CHECK(xs[1].request.target == "/next");
+    CHECK(xs[1].problem.empty());
+    CHECK(xs[1].response.body->kept() == "yes");
+}
+
 // Found by the http1_reassembly fuzzer: a request arriving while a response with no request
 // was still in its body made the rest of that body land on the new, body-less exchange.
 TEST_CASE("a response before any request stays an orphan to its end; the next pairs normally") {
