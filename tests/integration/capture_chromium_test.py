@@ -121,7 +121,8 @@ def main():
         sockets = [e for e in entries if e["request"]["url"] == site.url("/ws")]
         check(len(sockets) == 1, f"/ws: {len(sockets)} entries in {urls}")
         check(sockets[0]["response"]["status"] == 101, f"/ws status {sockets[0]['response']['status']}")
-        check(sockets[0].get("_resourceType") == "websocket", f"/ws _resourceType {sockets[0].get('_resourceType')}")
+        kind = sockets[0].get("_resourceType")
+        check(kind == "websocket", f"/ws _resourceType {kind}")
         messages = [(m["type"], m["opcode"], m["data"]) for m in sockets[0].get("_webSocketMessages", [])]
         check(messages == [("send", 1, "hello from chromium"), ("receive", 1, "echo:hello from chromium"),
                            ("send", 2, base64.b64encode(b"\x00\x01\x02\xff").decode()),
