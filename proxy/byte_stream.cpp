@@ -92,11 +92,13 @@ net::awaitable<error_code> byte_stream::wait_after_eagain() {
     co_return timed_out() ? error_code(beast::error::timeout) : ec;
 }
 
-net::awaitable<error_code> byte_stream::wait_readable(duration timeout) {
+net::awaitable<error_code> byte_stream::wait_readable(std::optional<duration> timeout) {
     if (has_buffered_bytes()) {
         co_return error_code{};
     }
-    expires_after(timeout);
+    if (timeout) {
+        expires_after(*timeout);
+    }
     co_return co_await wait(tcp::socket::wait_read);
 }
 

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <tuple>
 
 namespace hoplens::proxy {
@@ -38,8 +39,9 @@ class byte_stream {
     virtual bool has_buffered_bytes() = 0;
     virtual SSL* ssl() = 0; // nullptr for plain TCP
 
-    // Waits until the peer sends something, without holding a buffer while idle.
-    net::awaitable<error_code> wait_readable(duration timeout);
+    // Waits until the peer sends something, without holding a buffer while idle. `timeout`
+    // replaces the stream's deadline; nullopt waits under the deadline already set.
+    net::awaitable<error_code> wait_readable(std::optional<duration> timeout);
 
     // Operations after this fail with beast::error::timeout once `d` has passed.
     void expires_after(duration d);

@@ -146,6 +146,8 @@ net::awaitable<relay_end> relay_websocket(services& svc, worker& w, client_leg& 
         ec = co_await st.forward(up, early_up, flow::client_to_server);
     }
     if (!ec) {
+        // Nothing of the HTTP relay is used again: an idle WebSocket holds only its streams.
+        st.release_idle_memory();
         spdlog::debug("conn {} {}: websocket to {}", client.id, st.client_text, record.url);
         end = co_await tunnel(down, up, svc.options.timeout.idle, w.tunnels, moved, &svc.capture,
                               client.id);

@@ -3,6 +3,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
+#include <memory>
+#include <tuple>
 
 namespace hoplens::proxy {
 
@@ -20,12 +22,25 @@ struct tunnel_state {
 
 // One direction: read, write on, show the capture. The streams' own deadlines are not used
 // (they are per stream, and a stream quiet in one direction may be busy in the other): the
-// tunnel's idle watchdog ends both directions at once.
+// tunnel's idle watchdog ends both directions at once. The buffer is held only while bytes
+// flow: a WebSocket or passthrough connection may sit idle for hours, and would otherwise
+// hold 16 KiB per direction all along.
 net::awaitable<void> pump(byte_stream& from, byte_stream& to, flow direction, std::uint64_t& moved,
                           tunnel_state& st) {
-    std::vector<char> buf(16 * 1024);
+    constexpr std::size_t buffer_size = 16 * 1024;
+    std::unique_ptr<char[]> buf;
     for (;;) {
-        auto [ec, n] = co_await from.read_some(net::buffer(buf));
+        error_code ec;
+        std::size_t n = 0;
+        if (!buf) {
+            ec = co_await from.wait_readable(std::nullopt);
+            if (!ec) {
+                buf = std::make_unique<char[]>(buffer_size);
+            }
+        }
+        if (!ec) {
+            std::tie(ec, n) = co_await from.read_some(net::buffer(buf.get(), buffer_size));
+        }
         if (ec == net::error::operation_aborted) {
             co_return; // the idle watchdog ended the tunnel
         }
@@ -36,14 +51,17 @@ net::awaitable<void> pump(byte_stream& from, byte_stream& to, flow direction, st
             co_return;
         }
         st.last_activity = steady::now();
-        if (const error_code wec = co_await to.write_all(net::buffer(buf.data(), n))) {
+        if (const error_code wec = co_await to.write_all(net::buffer(buf.get(), n))) {
             st.cut = true;
             co_return;
         }
         moved += n;
         if (st.capture != nullptr && st.capture->enabled()) {
             st.capture->chunk(st.id, direction, std::chrono::system_clock::now(),
-                              std::string_view(buf.data(), n));
+                              std::string_view(buf.get(), n));
+        }
+        if (n < buffer_size) {
+            buf.reset(); // the sender paused: wait without the buffer
         }
     }
 }
