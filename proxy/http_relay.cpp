@@ -183,11 +183,17 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
     auto& head_out = st.head_out;
     auto& response_head = st.response_head;
 
+    // hoplens's own answer, shown to the capture (which records it where the connection's
+    // exchanges are recorded: after a request that was shown, or see tapped_relay::unsent).
     auto fail = [&](int status, const std::string& reason) -> net::awaitable<relay_end> {
         spdlog::info("conn {} {}: {} {}", client.id, client_text, status, reason);
-        const auto body = make_error_response(status, reason);
+        const auto answer = make_error_response(status, reason);
         down.expires_after(std::chrono::seconds(5));
-        co_await down.write_all(net::buffer(body));
+        const error_code ec = co_await down.write_all(net::buffer(answer));
+        if (!ec && svc.capture.enabled()) {
+            svc.capture.chunk(client.id, flow::server_to_client, std::chrono::system_clock::now(),
+                              answer);
+        }
         co_await down.shutdown();
         co_return relay_end{};
     };
@@ -255,6 +261,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
     const bool resendable = request.complete() && is_idempotent(head.method());
     if (auto failure = co_await send_request_head(pool, st, where->target, resendable, false)) {
         diag::add(svc.counters.upstream_errors_total);
+        tapped.unsent(where->target, head_out);
         co_return co_await fail(failure->status, failure->reason);
     }
     request_bytes += head_out.size();

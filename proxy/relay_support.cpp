@@ -74,17 +74,33 @@ void tapped_relay::attach(const upstream_connection& up, const upstream_target& 
         return;
     }
     const auto now = std::chrono::system_clock::now();
-    if (!opened_) {
-        opened_ = true;
-        const auto name =
-            client_.fixed_target ? client_.fixed_target->authority.host : target.authority.host;
-        svc_.capture.opened(tapped_connection{client_.id, client_.peer.address().to_string(),
-                                              client_.peer.port(), name, target.tls},
-                            now);
-    }
+    open_once(target, now);
     const auto& t = up.timings;
     svc_.capture.upstream_attached(client_.id, up.remote.address().to_string(), up.remote.port(),
                                    t.dns_us, t.connect_us, t.ssl_us, now);
+}
+
+void tapped_relay::unsent(const upstream_target& target, std::string_view request_head) {
+    if (!svc_.capture.enabled()) {
+        return;
+    }
+    const auto now = std::chrono::system_clock::now();
+    open_once(target, now);
+    svc_.capture.upstream_attached(client_.id, {}, 0, -1, -1, -1, now);
+    svc_.capture.chunk(client_.id, flow::client_to_server, now, request_head);
+}
+
+void tapped_relay::open_once(const upstream_target& target,
+                             std::chrono::system_clock::time_point at) {
+    if (opened_) {
+        return;
+    }
+    opened_ = true;
+    const auto name =
+        client_.fixed_target ? client_.fixed_target->authority.host : target.authority.host;
+    svc_.capture.opened(tapped_connection{client_.id, client_.peer.address().to_string(),
+                                          client_.peer.port(), name, target.tls},
+                        at);
 }
 
 std::string peer_text(const tcp::endpoint& ep) {

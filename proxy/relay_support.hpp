@@ -7,8 +7,10 @@
 #include "proxy/http_relay.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace hoplens::proxy {
 
@@ -52,11 +54,16 @@ class tapped_relay {
     tapped_relay& operator=(const tapped_relay&) = delete;
     // Before the first bytes of an exchange go to `up`.
     void attach(const upstream_connection& up, const upstream_target& target);
+    // A request that no upstream connection took (hoplens answers it itself, and the answer
+    // goes to the capture as the client receives it): the HAR and the pcapng then hold the
+    // exchange the client saw, 502 or 504 and its reason, with no server.
+    void unsent(const upstream_target& target, std::string_view request_head);
     void aborted() {
         aborted_ = true;
     }
 
   private:
+    void open_once(const upstream_target& target, std::chrono::system_clock::time_point at);
     services& svc_;
     const client_leg& client_;
     bool opened_ = false;
