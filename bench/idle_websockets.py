@@ -10,18 +10,10 @@ import ssl
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
-from lib import env, hoplens, origin as O  # noqa: E402
+from lib import env, hoplens, origin as O, procs  # noqa: E402
 
 websockets = env.import_debian_module("websockets")
 N = int(os.environ.get("N", "300"))
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1])
-    return 0
 
 
 async def open_idle(proxy):
@@ -48,10 +40,10 @@ def main():
                                     binary=binary, name="wsidle",
                                     args=["--upstream-ca", origin.ca_cert, *origin.maps()])
             try:
-                before = rss_kib(proxy.proc.proc.pid)
+                before = procs.resident_kib(proxy.proc.proc.pid)
                 loop = asyncio.new_event_loop()
                 held = loop.run_until_complete(open_idle(proxy))
-                after = rss_kib(proxy.proc.proc.pid)
+                after = procs.resident_kib(proxy.proc.proc.pid)
                 print(f"{binary}: {N} idle WebSockets: RSS {before} -> {after} KiB, "
                       f"{(after - before) / N:.1f} KiB each", flush=True)
                 for ws in held:

@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import env, hoplens, origin as O  # noqa: E402
+from lib import env, hoplens, origin as O, procs  # noqa: E402
 
 PARALLEL = 16
 ROUNDS = 2
@@ -25,14 +25,6 @@ SETTLE_DEADLINE = 15.0         # seconds for it to come down (the flush interval
 def fail(msg):
     print(f"FAIL: {msg}", flush=True)
     sys.exit(1)
-
-
-def resident_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():
@@ -56,22 +48,22 @@ def main():
         subprocess.run(["taskset", "-a", "-p", "-c", "0", str(pid)], check=True, stdout=subprocess.DEVNULL)
         curl = ["taskset", "-c", "1", "curl", "-sS", "--max-time", "60", "-x", proxy.url_explicit_proxy("explicit"),
                 "--cacert", proxy.ca_pem, "-o", os.devnull, "-w", "%{http_code} %{size_download}\n"]
-        peak = resident_kib(pid)
+        peak = procs.resident_kib(pid)
         for _ in range(ROUNDS):
             downloads = [subprocess.Popen([*curl, origin.url("/files/10m")], stdout=subprocess.PIPE,
                                           stderr=subprocess.DEVNULL) for _ in range(PARALLEL)]
             while any(d.poll() is None for d in downloads):
-                peak = max(peak, resident_kib(pid))
+                peak = max(peak, procs.resident_kib(pid))
                 time.sleep(0.05)
             for d in downloads:
                 out = d.stdout.read().decode().strip()
                 if out != f"200 {10 * 1024 * 1024}":
                     fail(f"a download through the proxy did not complete: {out!r}")
         deadline = time.monotonic() + SETTLE_DEADLINE
-        settled = resident_kib(pid)
+        settled = procs.resident_kib(pid)
         while settled > SETTLED_BOUND_KIB and time.monotonic() < deadline:
             time.sleep(0.25)
-            settled = resident_kib(pid)
+            settled = procs.resident_kib(pid)
         print(f"resident: peak {peak} KiB during the burst, {settled} KiB after it", flush=True)
         if settled > SETTLED_BOUND_KIB:
             fail(f"{settled} KiB resident {SETTLE_DEADLINE:.0f} s after the burst "

@@ -95,6 +95,18 @@ class Process:
         return "\n".join(out[-lines:])
 
 
+def resident_kib(pid):
+    """A process's resident set size (VmRSS), in KiB; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
 def run(argv, timeout=30.0, input_bytes=None, env=None):
     """Run to completion (bounded). Returns CompletedProcess with bytes stdout/stderr."""
     return subprocess.run(argv, input=input_bytes, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
