@@ -213,16 +213,17 @@ http1_reassembler::~http1_reassembler() = default;
 void http1_reassembler::attach(const endpoint& upstream, const connect_timings& timings) {
     upstream_ = upstream;
     fresh_timings_ = timings;
-    // The relay attaches before each exchange's request, one exchange at a time: both streams
-    // are between messages here. A side that stopped (bytes lost from a full queue, a parse
-    // error, an upgrade the origin declined) starts over, so that one exchange's trouble does
-    // not take the connection's later exchanges out of the HAR. After an accepted upgrade no
-    // HTTP follows, and nothing attaches.
+    // The relay attaches before each exchange's request, one exchange at a time: with no
+    // exchange in flight both streams are between messages here. A side that stopped (bytes
+    // lost from a full queue, a parse error, an upgrade the origin declined) starts over, so
+    // that one exchange's trouble does not take the connection's later exchanges out of the
+    // HAR. An exchange in flight means the relay sent its request again on a new upstream
+    // connection (the pooled one had closed): the same exchange goes on (an upgrade request
+    // waiting for its 101 among them). After an accepted upgrade no HTTP follows.
     const bool upgraded = websocket_ && websocket_->accepted();
-    if (!upgraded && (stopped_ || request_side_->done || response_side_->done)) {
-        // Anything still in flight (nothing, normally: a stop finished it) ends unanswered.
-        stop_parsing(std::max(request_side_->now, response_side_->now),
-                     "the connection's next exchange began before this one ended");
+    if (in_flight_.empty() && !upgraded &&
+        (stopped_ || request_side_->done || response_side_->done)) {
+        websocket_.reset();
         orphan_ = http_response{};
         response_is_orphan_ = false;
         stopped_ = false;

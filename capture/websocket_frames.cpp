@@ -254,10 +254,16 @@ struct websocket_frame_decoder::state {
         if (!problem.empty()) {
             return;
         }
+        // Each kept message costs its record too, or a stream of empty messages (two bytes
+        // each on the wire) would grow the log without ever filling the budget.
+        if (!message_dropped && budget.room < sizeof(websocket_message)) {
+            drop_message(budget);
+        }
         if (message_dropped) {
             ++budget.messages_left_out;
             budget.bytes_left_out += message_wire_bytes;
         } else {
+            budget.room -= sizeof(websocket_message);
             out.push_back({dir, at, message_op, std::move(message)});
         }
         message.clear();

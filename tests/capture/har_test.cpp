@@ -39,9 +39,9 @@ std::string squeeze(std::string_view s, int window_bits) {
 }
 
 struct session {
-    recorder rec{{"9.9.9", 64}, at_ms(0)};
+    recorder rec;
     test::har_disk disk;
-    session() {
+    explicit session(std::size_t body_cap_bytes = 64) : rec({"9.9.9", body_cap_bytes}, at_ms(0)) {
         disk.apply(rec);
     }
     void open(const connection_info& i, connect_timings t = {}) {
@@ -244,7 +244,7 @@ TEST_CASE("lost events mark the exchange in flight incomplete") {
 }
 
 TEST_CASE("a WebSocket's entry is written at close with Chrome's _webSocketMessages") {
-    session s; // keeps 64 bytes of message data
+    session s(2 * sizeof(websocket_message) + 10); // two records and 10 bytes of message data
     s.open(conn(10));
     s.send(10, c2s, 1,
            "GET /ws HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade\r\n"

@@ -146,12 +146,26 @@ TEST_CASE("the same streams split at every byte boundary decode the same") {
 }
 
 TEST_CASE("past the budget, messages are counted and not kept") {
-    decoded d(s2c, false, 10);
+    decoded d(s2c, false, sizeof(websocket_message) + 10); // the record counts too
     d.feed(ws_receive("123456") + ws_receive("1234567") + ws_receive("1"));
     CHECK(d.data() == strings{"123456"});
     CHECK(d.budget.full);
     CHECK(d.budget.messages_left_out == 2);
     CHECK(d.budget.bytes_left_out == 8);
+}
+
+// Found by review: an empty message is two bytes on the wire and ~56 in the log, which is
+// kept until the connection ends; 2 MB of them held 1,000,000 records within a 1 KiB budget.
+TEST_CASE("empty messages fill the budget with their records") {
+    decoded d(s2c, false, 1024);
+    std::string empties;
+    for (int i = 0; i < 10000; ++i) {
+        empties += ws_receive("");
+    }
+    d.feed(empties);
+    CHECK(d.messages.size() <= 1024 / sizeof(websocket_message));
+    CHECK(d.budget.full);
+    CHECK(d.messages.size() + d.budget.messages_left_out == 10000);
 }
 
 TEST_CASE("a compressed message past the budget stops inflating") {

@@ -136,8 +136,25 @@ TEST_CASE("without the extension in the 101, RSV1 is a malformed frame") {
     CHECK(xs[0].websocket->problems[0].find("server WebSocket frames") == 0);
 }
 
+// Found by review: the relay sends a request again on a new upstream connection when the
+// pooled one turns out closed, and attaches that connection in the middle of the exchange;
+// that attach restarted the parsers and lost the WebSocket waiting for its 101.
+TEST_CASE("an upgrade request sent again on a new upstream connection keeps its WebSocket") {
+    http1_reassembler r(conn(1), 1 << 20);
+    r.attach({}, {});
+    r.feed(c2s, at_ms(1), upgrade_request);
+    r.attach({"192.0.2.7", 443}, {});
+    r.feed(s2c, at_ms(2), switching() + ws_receive("hello"));
+    r.feed(c2s, at_ms(3), ws_send("hi"));
+    r.close(at_ms(4), false);
+    const auto xs = r.take_finished();
+    REQUIRE(xs.size() == 1);
+    CHECK(xs[0].response.status == 101);
+    CHECK(messages_of(xs[0]) == std::vector<message_view>{{s2c, 2, "hello"}, {c2s, 3, "hi"}});
+}
+
 TEST_CASE("the cap is shared by both directions") {
-    http1_reassembler r(conn(1), 10);
+    http1_reassembler r(conn(1), sizeof(websocket_message) + 10); // one record, 10 data bytes
     r.feed(c2s, at_ms(1), upgrade_request);
     r.feed(s2c, at_ms(2), switching() + ws_receive("123456"));
     r.feed(c2s, at_ms(3), ws_send("12345"));
