@@ -72,10 +72,7 @@ void append_fields(std::string& out, const message_head& head, connection_field 
     }
     for (std::size_t i = 0; i < head.field_count(); ++i) {
         const auto f = head.field_at(i);
-        const bool upgrade_passed_on =
-            connection == connection_field::upgrade && iequals(f.name, "upgrade");
-        if ((is_hop_by_hop(listed, f.name) && !upgrade_passed_on) ||
-            (drop_expect && iequals(f.name, "expect")) ||
+        if (is_hop_by_hop(listed, f.name) || (drop_expect && iequals(f.name, "expect")) ||
             (!host.empty() && iequals(f.name, "host"))) {
             continue;
         }
@@ -87,8 +84,10 @@ void append_fields(std::string& out, const message_head& head, connection_field 
     case connection_field::close:
         out.append("Connection: close\r\n");
         break;
-    case connection_field::upgrade:
-        out.append("Connection: upgrade\r\n");
+    case connection_field::websocket:
+        // Only the protocol hoplens relays: a client's `Upgrade: websocket, h2c` must not
+        // let an origin switch to one hoplens would tunnel without knowing it.
+        out.append("Upgrade: websocket\r\nConnection: upgrade\r\n");
         break;
     }
     out.append("\r\n");

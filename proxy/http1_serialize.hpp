@@ -13,7 +13,8 @@ namespace hoplens::proxy {
 enum class connection_field {
     keep_alive, // none: HTTP/1.1's default
     close,      // `Connection: close`
-    upgrade,    // `Connection: upgrade`, and the Upgrade field is passed on (RFC 9110 §7.8)
+    websocket,  // `Upgrade: websocket` and `Connection: upgrade` (RFC 6455 §4), written by
+                // hoplens whatever Upgrade fields the message had
 };
 
 // Serializes a head for the next hop (RFC 9110 §7.6.1): hop-by-hop fields (Connection, the

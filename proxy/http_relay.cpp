@@ -128,7 +128,7 @@ net::awaitable<relay_end> relay_websocket(services& svc, worker& w, client_leg& 
     auto& down = *client.stream;
     auto& up = *st.up->stream;
     diag::add(svc.counters.websocket_connections_total);
-    serialize_response_head(st.response.head(), connection_field::upgrade, st.response_head);
+    serialize_response_head(st.response.head(), connection_field::websocket, st.response_head);
     record.response_bytes += st.response_head.size();
     tunnel_bytes moved;
     // Frames sent right behind the 101, or by an eager client behind its request.
@@ -248,7 +248,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
     const bool expects_continue = request.expects_continue() && !request.complete();
     const bool websocket = asks_for_websocket(request);
     serialize_request_head(head, where->origin_form, where->host,
-                           websocket ? connection_field::upgrade : connection_field::keep_alive,
+                           websocket ? connection_field::websocket : connection_field::keep_alive,
                            expects_continue, head_out);
     append_body_start(head_out, request, cbuf);
 
@@ -366,19 +366,22 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
     const double upstream_ms =
         std::chrono::duration<double, std::milli>(steady::now() - sent_at).count();
     if (response.head().status == 101) {
+        std::string refusal = "switched protocols (101) unasked";
         if (websocket) {
+            refusal = websocket_refusal(head, response.head());
+        }
+        if (refusal.empty()) {
             exchange_record record{client_text, std::string(head.method()),
                                    where->target.key() + where->origin_form, 101, request_bytes,
                                    0, upstream_ms};
             in_flight.reset(); // a graceful stop ends tunnels, it does not wait for them
             co_return co_await relay_websocket(svc, w, client, st, std::move(record));
         }
-        // Nothing was asked for (hoplens passes on no other upgrade): the bytes after it are
-        // in no protocol the client expects.
+        // Nothing was asked for (hoplens passes on no other upgrade), or not this: the bytes
+        // after it are in no protocol hoplens may pass on unparsed.
         diag::add(svc.counters.upstream_errors_total);
         st.drop_upstream();
-        std::string reason =
-            "upstream " + where->target.key() + " switched protocols (101) unasked";
+        std::string reason = "upstream " + where->target.key() + " " + refusal;
         co_return co_await fail(502, reason);
     }
     const bool until_close = response.body_until_close();

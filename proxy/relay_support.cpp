@@ -4,9 +4,23 @@
 #include "proxy/services.hpp"
 #include "proxy/tap.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <array>
+
 namespace hoplens::proxy {
 
 namespace {
+
+// A comma-separated field value lists `token` (case-insensitive).
+bool lists(std::string_view value, std::string_view token) {
+    bool found = false;
+    for_each_list_element(value, [&](std::string_view element) {
+        found = found || iequals(element, token);
+    });
+    return found;
+}
 
 // The Host of a request in absolute form (RFC 9112 §3.2.2): the URL's authority, its port
 // left out where it is the scheme's default, as a client writes it.
@@ -29,11 +43,33 @@ bool asks_for_websocket(const http1_parser& request) {
         head.version_minor != 1) {
         return false;
     }
-    bool websocket = false;
-    for_each_list_element(head.find("upgrade"), [&](std::string_view protocol) {
-        websocket = websocket || iequals(protocol, "websocket");
-    });
-    return websocket;
+    return lists(head.find("upgrade"), "websocket") && !head.find("sec-websocket-key").empty();
+}
+
+std::string websocket_refusal(const message_head& request, const message_head& response) {
+    if (!lists(response.find("upgrade"), "websocket")) {
+        return "its 101 does not switch to websocket";
+    }
+    bool upgrade = false;
+    for (std::size_t i = 0; i < response.field_count(); ++i) {
+        const auto f = response.field_at(i);
+        upgrade = upgrade || (iequals(f.name, "connection") && lists(f.value, "upgrade"));
+    }
+    if (!upgrade) {
+        return "its 101 does not say Connection: upgrade";
+    }
+    // base64(SHA-1(key + the RFC's GUID)) (RFC 6455 §4.2.2 item 5.4).
+    const std::string keyed =
+        std::string(request.find("sec-websocket-key")) + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    std::array<unsigned char, SHA_DIGEST_LENGTH> digest{};
+    SHA1(reinterpret_cast<const unsigned char*>(keyed.data()), keyed.size(), digest.data());
+    std::array<unsigned char, 4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1> expected{};
+    const int n = EVP_EncodeBlock(expected.data(), digest.data(), SHA_DIGEST_LENGTH);
+    if (response.find("sec-websocket-accept") !=
+        std::string_view(reinterpret_cast<const char*>(expected.data()), std::size_t(n))) {
+        return "its 101 does not accept the client's Sec-WebSocket-Key";
+    }
+    return {};
 }
 
 std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why) {

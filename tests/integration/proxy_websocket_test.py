@@ -172,12 +172,15 @@ class StopWithTunnelOpen(unittest.TestCase):
             env.remove_dir(work)
 
 
-SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
-          b"\x81\x05early")  # a frame in the same segment as the 101
+ACCEPT = b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"  # for UPGRADE_HEAD's key
+SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          + ACCEPT + b"\r\n\x81\x05early")  # a frame in the same segment as the 101
 
 
 class ScriptedSwitch(unittest.TestCase):
     """A raw origin that answers its first request with SWITCH, then records what it gets."""
+
+    answer = SWITCH
 
     def setUp(self):
         self.listener = socket.socket()
@@ -200,7 +203,7 @@ class ScriptedSwitch(unittest.TestCase):
             try:
                 while b"\r\n\r\n" not in self.received:
                     self.received += conn.recv(4096)
-                conn.sendall(SWITCH)
+                conn.sendall(self.answer)
                 while True:
                     more = conn.recv(4096)
                     if not more:
@@ -219,6 +222,18 @@ class ScriptedSwitch(unittest.TestCase):
         self.assertEqual(status, 502)
         self.assertIn(b"switched protocols (101) unasked", body)
 
+    def test_only_websocket_is_asked_for(self):
+        """The client's other protocols are not passed on: the origin is offered websocket alone."""
+        with client.RawConn(self.proxy.addr, self.proxy.port["http"]) as conn:
+            conn.send(UPGRADE_HEAD.format(path="/", host="switch.test", protocol="websocket, h2c").encode()
+                      .replace(b"\r\n\r\n", b"\r\nUpgrade: h2c\r\n\r\n"))
+            conn.sock.recv(4096)
+        self.assertTrue(self.done.wait(5))
+        head = self.received.split(b"\r\n\r\n")[0].lower()
+        self.assertEqual(head.count(b"\r\nupgrade:"), 1, head)
+        self.assertIn(b"\r\nupgrade: websocket\r\n", head + b"\r\n")
+        self.assertNotIn(b"h2c", head)
+
     def test_frames_glued_to_the_heads_are_relayed(self):
         """The origin's first frame came with its 101, the client's with its request: both
         arrive, in order, and the client's end reaches the origin."""
@@ -236,6 +251,49 @@ class ScriptedSwitch(unittest.TestCase):
         self.assertTrue(got.startswith(b"HTTP/1.1 101 "), got)
         self.assertIn(b"\r\nUpgrade: websocket\r\n", got)
         self.assertTrue(self.received.endswith(masked), self.received)
+
+
+class SwitchNotToWebSocket(ScriptedSwitch):
+    """Found by review: any 101 opened the tunnel, so an origin switching to h2c (or a status
+    line saying 101 and nothing else) got the client's next bytes raw: requests that neither
+    the HAR nor the access log saw. Only a 101 that accepts the WebSocket key is tunnelled."""
+
+    answers = {
+        "h2c": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+        "bare": b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        "wrong key": (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"),
+    }
+
+    def _refused(self, answer):
+        self.answer = answer
+        smuggled = b"GET /secret-admin HTTP/1.1\r\nHost: switch.test\r\n\r\n"
+        with client.RawConn(self.proxy.addr, self.proxy.port["http"]) as conn:
+            conn.send(UPGRADE_HEAD.format(path="/", host="switch.test", protocol="websocket").encode())
+            status, _, body = conn.response()
+            try:
+                conn.send(smuggled)
+            except OSError:
+                pass
+        self.assertTrue(self.done.wait(5))
+        self.assertEqual(status, 502)
+        self.assertIn(b"upstream", body)
+        self.assertNotIn(b"secret-admin", self.received)
+        return body
+
+    def test_h2c(self):
+        self.assertIn(b"does not switch to websocket", self._refused(self.answers["h2c"]))
+
+    def test_bare_101(self):
+        self.assertIn(b"does not switch to websocket", self._refused(self.answers["bare"]))
+
+    def test_wrong_accept(self):
+        self.assertIn(b"does not accept the client's Sec-WebSocket-Key", self._refused(self.answers["wrong key"]))
+
+    # The base class's own tests need the good answer.
+    test_101_to_a_plain_request_is_a_502 = None
+    test_only_websocket_is_asked_for = None
+    test_frames_glued_to_the_heads_are_relayed = None
 
 
 if __name__ == "__main__":
