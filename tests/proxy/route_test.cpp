@@ -73,13 +73,15 @@ TEST_CASE("a WebSocket upgrade is recognized, and its Upgrade field passed on") 
         REQUIRE(p.feed(wire).status == parse_status::head_complete);
         return asks_for_websocket(p);
     };
-    const std::string_view ws = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n"
-                                "Upgrade: WebSocket, h2c\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                "Sec-WebSocket-Version: 13\r\n\r\n";
+    const std::string_view ws =
+        "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n"
+        "Upgrade: WebSocket, h2c\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n";
     CHECK(asks(ws));
     CHECK(asks("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: foo/2, websocket\r\n"
                "Sec-WebSocket-Key: k\r\n\r\n"));
-    CHECK_FALSE(asks("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")); // no key
+    CHECK_FALSE(
+        asks("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")); // no key
     CHECK_FALSE(asks("GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")); // not in Connection
     CHECK_FALSE(asks("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n"));
     CHECK_FALSE(asks("POST / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
@@ -99,14 +101,15 @@ TEST_CASE("a WebSocket upgrade is recognized, and its Upgrade field passed on") 
 
 TEST_CASE("a 101 is taken for a WebSocket only when it accepts the client's key") {
     http1_parser req(message_kind::request, 8192);
-    const auto request = head_of("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
-                                 "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                 "Sec-WebSocket-Version: 13\r\n\r\n",
-                                 req);
+    const auto request =
+        head_of("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n",
+                req);
     auto verdict = [&](std::string_view fields) {
         http1_parser resp(message_kind::response, 8192);
-        const auto head = head_of("HTTP/1.1 101 Switching Protocols\r\n" + std::string(fields) + "\r\n",
-                                  resp);
+        const auto head =
+            head_of("HTTP/1.1 101 Switching Protocols\r\n" + std::string(fields) + "\r\n", resp);
         return websocket_refusal(request, head);
     };
     // RFC 6455 §1.3's example key and accept value.
@@ -115,8 +118,7 @@ TEST_CASE("a 101 is taken for a WebSocket only when it accepts the client's key"
     CHECK(verdict("upgrade: WebSocket\r\nconnection: keep-alive, upgrade\r\n" + accept).empty());
     CHECK(verdict("Upgrade: h2c\r\nConnection: Upgrade\r\n" + accept) ==
           "its 101 does not switch to websocket");
-    CHECK(verdict("Upgrade: websocket\r\n" + accept) ==
-          "its 101 does not say Connection: upgrade");
+    CHECK(verdict("Upgrade: websocket\r\n" + accept) == "its 101 does not say Connection: upgrade");
     CHECK(verdict("Upgrade: websocket\r\nConnection: Upgrade\r\n") ==
           "its 101 does not accept the client's Sec-WebSocket-Key");
     CHECK(verdict("Upgrade: websocket\r\nConnection: Upgrade\r\n"
