@@ -264,6 +264,27 @@ net::awaitable<void> tls_stream::shutdown() {
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+net::awaitable<void> tls_stream::half_close() {
+    // SSL_shutdown() once: our close_notify only. Unlike shutdown(), the peer's is not marked
+    // as received: OpenSSL would then end every read at once, and what the peer still sends
+    // would be lost (found by review, in a tunnel whose client half-closed its TLS).
+    for (;;) {
+        if (ERR_peek_error() != 0) {
+            ERR_clear_error();
+        }
+        const int rc = SSL_shutdown(ssl_);
+        if (rc >= 0 || SSL_get_error(ssl_, rc) != SSL_ERROR_WANT_WRITE) {
+            break; // 0: ours is written (the peer's is still to come), 1: both; or failed
+        }
+        if (co_await wait(tcp::socket::wait_write)) {
+            co_return;
+        }
+    }
+    co_await flush();
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
 bool tls_stream::has_buffered_bytes() {
     return SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_) == 1;
 }

@@ -34,7 +34,11 @@ class byte_stream {
     virtual net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) = 0;
     virtual net::awaitable<error_code> write_all(net::const_buffer b) = 0;
     // Ends our sending side: close_notify for TLS, FIN for TCP. Errors are of no interest.
+    // The peer's further bytes are not read (TLS: its close_notify is taken as received).
     virtual net::awaitable<void> shutdown() = 0;
+    // Ends our sending side while the peer may go on sending, which is still read (a tunnel
+    // passing one side's end on to the other). Waits under the stream's deadline.
+    virtual net::awaitable<void> half_close() = 0;
     // Bytes already read from the socket and not yet returned (TLS), readable without waiting.
     virtual bool has_buffered_bytes() = 0;
     virtual SSL* ssl() = 0; // nullptr for plain TCP
@@ -77,6 +81,9 @@ class plain_stream final : public byte_stream {
     net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override;
     net::awaitable<error_code> write_all(net::const_buffer b) override;
     net::awaitable<void> shutdown() override;
+    net::awaitable<void> half_close() override {
+        return shutdown(); // a FIN: TCP reads go on after it
+    }
     bool has_buffered_bytes() override {
         return false;
     }
@@ -94,6 +101,7 @@ class tls_stream final : public byte_stream {
     net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override;
     net::awaitable<error_code> write_all(net::const_buffer b) override;
     net::awaitable<void> shutdown() override;
+    net::awaitable<void> half_close() override;
     bool has_buffered_bytes() override;
     SSL* ssl() override {
         return ssl_;

@@ -124,7 +124,11 @@ bool is_idempotent(std::string_view method) { // RFC 9110 §9.2.2
 // to the other unparsed (and shown to the capture) until both have closed; the upstream
 // connection is spent. The access log line is written at the end, with the tunnel's bytes.
 net::awaitable<relay_end> relay_websocket(services& svc, worker& w, client_leg& client,
-                                          relay_state& st, exchange_record record) {
+                                          relay_state& st, exchange_record record,
+                                          std::optional<in_flight_exchange>& in_flight) {
+    // A graceful stop ends tunnels, it does not wait for them: counted as one from here.
+    const auto counted = w.tunnels.hold();
+    in_flight.reset();
     auto& down = *client.stream;
     auto& up = *st.up->stream;
     diag::add(svc.counters.websocket_connections_total);
@@ -374,8 +378,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
             exchange_record record{client_text, std::string(head.method()),
                                    where->target.key() + where->origin_form, 101, request_bytes,
                                    0, upstream_ms};
-            in_flight.reset(); // a graceful stop ends tunnels, it does not wait for them
-            co_return co_await relay_websocket(svc, w, client, st, std::move(record));
+            co_return co_await relay_websocket(svc, w, client, st, std::move(record), in_flight);
         }
         // Nothing was asked for (hoplens passes on no other upgrade), or not this: the bytes
         // after it are in no protocol hoplens may pass on unparsed.

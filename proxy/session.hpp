@@ -16,9 +16,9 @@ struct services;
 struct worker {
     explicit worker(services& svc) : pool(svc) {
     }
+    tunnel_registry tunnels; // outlives io: frames destroyed with io deregister from it
     net::io_context io{1};
     upstream_pool pool;
-    tunnel_registry tunnels;
 };
 
 net::awaitable<void> serve_client(services& svc, worker& w, const conf::listen_spec& listener,

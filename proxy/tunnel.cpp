@@ -46,8 +46,7 @@ net::awaitable<void> pump(byte_stream& from, byte_stream& to, flow direction, st
         }
         if (ec) {
             st.cut = st.cut || !is_clean_close(ec);
-            co_await to.shutdown();
-            to.expires_never(); // a TLS shutdown sets a deadline; the other direction goes on
+            co_await to.half_close(); // the other direction goes on until its own end
             co_return;
         }
         st.last_activity = steady::now();
@@ -115,15 +114,7 @@ net::awaitable<tunnel_end> tunnel(byte_stream& client, byte_stream& server,
                                   tunnel_bytes& moved, tap* capture, std::uint64_t id) {
     // Counted until both directions are done, not only the watchdog: a stopping proxy waits
     // for open() to reach 0, and the caller records the end with no wait in between.
-    struct counted {
-        std::atomic<std::size_t>& open;
-        explicit counted(std::atomic<std::size_t>& n) : open(n) {
-            open.fetch_add(1, std::memory_order_relaxed);
-        }
-        ~counted() {
-            open.fetch_sub(1, std::memory_order_relaxed);
-        }
-    } count(registry.open_);
+    const auto counted = registry.hold();
     client.expires_never();
     server.expires_never();
     tunnel_state st{steady::now(), false, capture, id};

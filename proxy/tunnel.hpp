@@ -47,9 +47,27 @@ class tunnel_registry {
     void add(net::steady_timer& watchdog);
     void remove(net::steady_timer& watchdog);
 
+    // Counts a tunnel in open() for as long as it lives: from before the tunnel starts (a
+    // WebSocket's 101 on its way) until its end has been recorded.
+    class held {
+      public:
+        explicit held(std::atomic<std::size_t>& open) : open_(open) {
+            open_.fetch_add(1, std::memory_order_relaxed);
+        }
+        ~held() {
+            open_.fetch_sub(1, std::memory_order_relaxed);
+        }
+        held(const held&) = delete;
+        held& operator=(const held&) = delete;
+
+      private:
+        std::atomic<std::size_t>& open_;
+    };
+    held hold() {
+        return held(open_);
+    }
+
   private:
-    friend net::awaitable<tunnel_end> tunnel(byte_stream&, byte_stream&, std::chrono::milliseconds,
-                                             tunnel_registry&, tunnel_bytes&, tap*, std::uint64_t);
     std::vector<net::steady_timer*> watchdogs_;
     std::atomic<std::size_t> open_{0};
     bool ending_ = false;

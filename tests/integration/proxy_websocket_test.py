@@ -18,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import capture_support as cs  # noqa: E402
-from lib import client, env, hoplens, scenario  # noqa: E402
+from lib import client, env, hoplens, pki, scenario  # noqa: E402
 
 env.require_tools("nginx")
 websockets = env.import_debian_module("websockets")
@@ -132,6 +132,94 @@ class Declined(scenario.AliveTestCase):
             conn.send(UPGRADE_HEAD.format(path="/ws", host=S.host_header("reverse"), protocol="h2c").encode())
             status, _, _ = conn.response()
             self.assertNotEqual(status, 101)
+
+
+class TlsHalfClose(unittest.TestCase):
+    """Found by review: when the client ended its TLS stream (close_notify) and kept reading,
+    hoplens's close_notify upstream marked the origin's as received too, and OpenSSL then
+    ended the upstream reads at once: what the origin still sent was lost. A TLS origin
+    (scripted) sends four frames, 0.3 s apart, after the client's close_notify."""
+
+    def test_the_other_direction_goes_on(self):
+        work = env.temp_dir("ws-halfclose")
+        cert, key = pki.make_leaf(work, (S.origin.ca_cert, S.origin.ca_key), [O.ORIGIN_HOST], ["127.0.0.1"])
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def origin():
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            raw, _ = listener.accept()
+            with ctx.wrap_socket(raw, server_side=True) as conn:
+                conn.settimeout(5)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += conn.recv(4096)
+                conn.sendall(SWITCH[:SWITCH.index(b"\r\n\r\n") + 4])
+                time.sleep(0.5)  # the client's close_notify arrives meanwhile
+                for i in range(1, 5):
+                    conn.sendall(bytes([0x81, 2]) + b"f%d" % i)
+                    time.sleep(0.3)
+
+        threading.Thread(target=origin, daemon=True).start()
+        proxy = hoplens.Hoplens({"r": f"reverse:https://{O.ORIGIN_HOST}:{listener.getsockname()[1]}"},
+                                name="ws-halfclose", args=["--upstream-ca", S.origin.ca_cert,
+                                                           "--map", f"{O.ORIGIN_HOST}=127.0.0.1"])
+        try:
+            # A memory-BIO TLS client: Python's sockets cannot send close_notify and read on.
+            sock = socket.create_connection((proxy.addr, proxy.port["r"]), timeout=5)
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            tls = ssl.create_default_context(cafile=proxy.ca_pem).wrap_bio(
+                incoming, outgoing, server_hostname=O.ORIGIN_HOST)
+
+            def flush():
+                if outgoing.pending:
+                    sock.sendall(outgoing.read())
+
+            def read():
+                while True:
+                    try:
+                        return tls.read(65536)
+                    except ssl.SSLWantReadError:
+                        flush()
+                        data = sock.recv(65536)
+                        if not data:
+                            return b""
+                        incoming.write(data)
+                    except ssl.SSLZeroReturnError:
+                        return b""
+
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    flush()
+                    incoming.write(sock.recv(65536))
+            tls.write(UPGRADE_HEAD.format(path="/", host=O.ORIGIN_HOST, protocol="websocket").encode())
+            flush()
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += read()
+            self.assertTrue(got.startswith(b"HTTP/1.1 101 "), got)
+            try:
+                tls.unwrap()  # close_notify; the socket stays open for reading
+            except ssl.SSLWantReadError:
+                pass
+            flush()
+            frames = got.split(b"\r\n\r\n", 1)[1]
+            while frames.count(b"\x81\x02") < 4:
+                more = read()
+                if not more:
+                    break
+                frames += more
+            self.assertEqual(frames, b"".join(bytes([0x81, 2]) + b"f%d" % i for i in range(1, 5)))
+            sock.close()
+        finally:
+            proxy.cleanup()
+            listener.close()
+            env.remove_dir(work)
 
 
 class StopWithTunnelOpen(unittest.TestCase):
