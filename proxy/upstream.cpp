@@ -76,6 +76,9 @@ upstream_tls::upstream_tls(const conf::run_options& options)
         }
     }
     SSL_CTX_set_verify(ctx, verify_ ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    // An origin asking for a TLS 1.2 renegotiation in the middle of a tunnel's concurrent
+    // read and write would cut it: refused (the origin gets a no_renegotiation alert).
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_ex_data(ctx, owner_index(), this);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, &upstream_tls::on_new_session);
