@@ -36,18 +36,26 @@ function talkToEcho(wsUrl) {
   });
 }
 
-function launchArgs(proxy) {
+// Only the test site goes through the proxy (a PAC script): Chromium's own background
+// requests (update checks, account lookups) would otherwise reach hoplens, which would try
+// names on the Internet for them. Everything else is direct and resolves to nothing, so no
+// query leaves the machine.
+function launchArgs(proxy, siteHost) {
   const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-features=HttpsUpgrades'];
-  if (proxy) args.push(`--proxy-server=${proxy}`, '--proxy-bypass-list=<-loopback>');
+    '--disable-features=HttpsUpgrades', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'];
+  if (proxy) {
+    const pac = `function FindProxyForURL(url, host) {
+      return host == ${JSON.stringify(siteHost)} ? "PROXY ${new URL(proxy).host}" : "DIRECT"; }`;
+    args.push(`--proxy-pac-url=data:application/x-ns-proxy-autoconfig;base64,${Buffer.from(pac).toString('base64')}`);
+  }
   return args;
 }
 
 async function main() {
   const proxy = mode === 'record' ? arg : deadProxy;
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium', headless: true, args: launchArgs(proxy),
+    executablePath: '/usr/bin/chromium', headless: true, args: launchArgs(proxy, new URL(url).hostname),
     env: { ...process.env }, timeout: 60000,
   });
   try {
