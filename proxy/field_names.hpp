@@ -25,18 +25,24 @@ inline bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+// `s` without the spaces and tabs around it (RFC 9110 §5.6.3 OWS): llhttp keeps a field
+// value's trailing whitespace.
+inline std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
 // Calls fn(element) for each non-empty element of a comma-separated field value (RFC 9110
 // §5.6.1), trimmed of spaces and tabs.
 template <typename F> void for_each_list_element(std::string_view value, F fn) {
     while (!value.empty()) {
         const auto comma = value.find(',');
-        std::string_view element = value.substr(0, comma);
-        while (!element.empty() && (element.front() == ' ' || element.front() == '\t')) {
-            element.remove_prefix(1);
-        }
-        while (!element.empty() && (element.back() == ' ' || element.back() == '\t')) {
-            element.remove_suffix(1);
-        }
+        const std::string_view element = trim_ows(value.substr(0, comma));
         if (!element.empty()) {
             fn(element);
         }

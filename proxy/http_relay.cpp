@@ -8,6 +8,7 @@
 #include "proxy/session.hpp"
 #include "proxy/tap.hpp"
 #include "proxy/tunnel.hpp"
+#include "proxy/websocket_handshake.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -187,14 +188,16 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
     auto& head_out = st.head_out;
     auto& response_head = st.response_head;
 
-    // hoplens's own answer, shown to the capture (which records it where the connection's
-    // exchanges are recorded: after a request that was shown, or see tapped_relay::unsent).
+    // hoplens's own answer. It goes to the capture when this exchange's request did (sent
+    // on, or shown by tapped_relay::unsent): an answer to a request the capture never saw (a
+    // malformed head, a refused CONNECT) would stand in the pcapng with no request before it.
+    bool request_shown = false;
     auto fail = [&](int status, const std::string& reason) -> net::awaitable<relay_end> {
         spdlog::info("conn {} {}: {} {}", client.id, client_text, status, reason);
         const auto answer = make_error_response(status, reason);
         down.expires_after(std::chrono::seconds(5));
         const error_code ec = co_await down.write_all(net::buffer(answer));
-        if (!ec && svc.capture.enabled()) {
+        if (!ec && request_shown && svc.capture.enabled()) {
             svc.capture.chunk(client.id, flow::server_to_client, std::chrono::system_clock::now(),
                               answer);
         }
@@ -266,8 +269,10 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
     if (auto failure = co_await send_request_head(pool, st, where->target, resendable, false)) {
         diag::add(svc.counters.upstream_errors_total);
         tapped.unsent(where->target, head_out);
+        request_shown = true;
         co_return co_await fail(failure->status, failure->reason);
     }
+    request_shown = true;
     request_bytes += head_out.size();
 
     // Before each response head (interim 1xx ones included): a response to HEAD has no body.

@@ -1,26 +1,11 @@
 #include "proxy/relay_support.hpp"
 
-#include "proxy/field_names.hpp"
 #include "proxy/services.hpp"
 #include "proxy/tap.hpp"
-
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
-#include <array>
 
 namespace hoplens::proxy {
 
 namespace {
-
-// A comma-separated field value lists `token` (case-insensitive).
-bool lists(std::string_view value, std::string_view token) {
-    bool found = false;
-    for_each_list_element(value, [&](std::string_view element) {
-        found = found || iequals(element, token);
-    });
-    return found;
-}
 
 // The Host of a request in absolute form (RFC 9112 §3.2.2): the URL's authority, its port
 // left out where it is the scheme's default, as a client writes it.
@@ -33,44 +18,6 @@ std::string host_of(const absolute_target& abs) {
 }
 
 } // namespace
-
-bool asks_for_websocket(const http1_parser& request) {
-    const message_head& head = request.head();
-    const auto length = head.find("content-length");
-    const bool bodyless =
-        head.find("transfer-encoding").empty() && (length.empty() || length == "0");
-    if (!request.upgrade() || !bodyless || head.method() != "GET" || head.version_major != 1 ||
-        head.version_minor != 1) {
-        return false;
-    }
-    return lists(head.find("upgrade"), "websocket") && !head.find("sec-websocket-key").empty();
-}
-
-std::string websocket_refusal(const message_head& request, const message_head& response) {
-    if (!lists(response.find("upgrade"), "websocket")) {
-        return "its 101 does not switch to websocket";
-    }
-    bool upgrade = false;
-    for (std::size_t i = 0; i < response.field_count(); ++i) {
-        const auto f = response.field_at(i);
-        upgrade = upgrade || (iequals(f.name, "connection") && lists(f.value, "upgrade"));
-    }
-    if (!upgrade) {
-        return "its 101 does not say Connection: upgrade";
-    }
-    // base64(SHA-1(key + the RFC's GUID)) (RFC 6455 §4.2.2 item 5.4).
-    const std::string keyed =
-        std::string(request.find("sec-websocket-key")) + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    std::array<unsigned char, SHA_DIGEST_LENGTH> digest{};
-    SHA1(reinterpret_cast<const unsigned char*>(keyed.data()), keyed.size(), digest.data());
-    std::array<unsigned char, 4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1> expected{};
-    const int n = EVP_EncodeBlock(expected.data(), digest.data(), SHA_DIGEST_LENGTH);
-    if (response.find("sec-websocket-accept") !=
-        std::string_view(reinterpret_cast<const char*>(expected.data()), std::size_t(n))) {
-        return "its 101 does not accept the client's Sec-WebSocket-Key";
-    }
-    return {};
-}
 
 std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why) {
     if (client.fixed_target) {

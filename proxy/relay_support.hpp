@@ -25,18 +25,6 @@ struct routed {
 // URL. http mode: the Host header (RFC 9112 §3.2). nullopt and `why` when none is usable.
 std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why);
 
-// The request asks to switch the connection to WebSocket (RFC 6455 §4.1): an HTTP/1.1 GET
-// with no body, `Connection: upgrade`, `websocket` among the Upgrade field's protocols and a
-// Sec-WebSocket-Key. Other upgrades (h2c, ...) are not passed on: the origin answers them
-// as plain requests.
-bool asks_for_websocket(const http1_parser& request);
-
-// Why a 101 to a WebSocket request does not switch to WebSocket (RFC 6455 §4.2.2: Upgrade
-// websocket, Connection upgrade, Sec-WebSocket-Accept derived from the request's key), or ""
-// when it does. Anything else is not tunnelled: bytes after a 101 that switched to another
-// protocol, or to none, would reach the origin unparsed.
-std::string websocket_refusal(const message_head& request, const message_head& response);
-
 // Counts the exchange as in flight for as long as it is in scope (a graceful stop waits).
 struct in_flight_exchange {
     explicit in_flight_exchange(std::atomic<std::uint64_t>& n) : count(n) {

@@ -225,8 +225,16 @@ net::awaitable<upstream_result<upstream_connection>> upstream_pool::connect_tcp(
                                             std::to_string(timeout.count()) + " ms"};
     }
     if (ec) {
+        // A failed range connect returns no endpoint: say which addresses were tried.
+        std::string tried = "no address";
+        if (!endpoints.empty()) {
+            tried = endpoints.front().address().to_string();
+        }
+        if (endpoints.size() > 1) {
+            tried += " and " + std::to_string(endpoints.size() - 1) + " more";
+        }
         co_return upstream_failure{502, "cannot connect to " + authority_text(target) + " (" +
-                                            endpoint.address().to_string() + "): " + ec.message()};
+                                            tried + "): " + ec.message()};
     }
     stream.socket().set_option(tcp::no_delay(true));
     diag::add(svc_.counters.upstream_connections_total);

@@ -4,7 +4,9 @@ took (connection refused, an upstream certificate that does not verify) and one 
 did not answer in time get a HAR entry with hoplens's 502/504 and its reason, and the pcapng
 holds the request and that answer (tshark reads one HTTP request and one response for each).
 Before, such requests left no trace in either file: the user looking for why a request failed
-found nothing. A request that succeeds beside them is recorded as usual."""
+found nothing. A request that succeeds beside them is recorded as usual. An answer to a
+request too malformed to be recorded is not recorded either: on a kept-alive connection it
+stood in the pcapng with no request before it (found by review)."""
 import os
 import sys
 
@@ -34,7 +36,7 @@ def main():
         via = ["-x", proxy.url_explicit_proxy("x"), "--cacert", proxy.ca_pem]
         tls = origin.tls_port
         cases = [  # url, status, words of the reason
-            (f"https://refused.test:{tls}/a", 502, "refused"),
+            (f"https://refused.test:{tls}/a", 502, f"refused.test:{tls} (127.0.0.1): Connection refused"),
             (f"https://wrongname.test:{tls}/b", 502, "upstream certificate for wrongname.test"),
             (f"http://refused.test:{origin.http_port}/c", 502, "refused"),
             (origin.url("/slow?ms=3000"), 504, "sent no response within 1000 ms"),
@@ -43,6 +45,14 @@ def main():
         for url, status, _ in cases:
             r = client.curl([url], args=via, timeout=30.0)
             check(r.transfers and r.transfers[0]["http_code"] == status, f"{url}: {r.describe()}")
+        # One good exchange, then a malformed request on the same connection.
+        target = f"{O.ORIGIN_HOST}:{tls}"
+        with client.RawConn(proxy.addr, proxy.port["x"], "connect", sni=O.ORIGIN_HOST,
+                            cafile=proxy.ca_pem, target=target) as conn:
+            conn.send(f"GET /files/1k HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+            check(conn.response()[0] == 200, "the kept-alive connection's first request")
+            conn.send(b"GET /x HTTP/1.1\r\nHost: " + target.encode() + b"\r\nno colon here\r\n\r\n")
+            check(conn.response()[0] == 400, "a malformed request is answered 400")
         check(proxy.stop() == (0, False), f"hoplens did not stop cleanly: {proxy.proc.tail()}")
 
         ok, out = cs.har_validate(har)
@@ -60,8 +70,9 @@ def main():
 
         requests = cs.tshark_lines(pcap, "http.request")
         responses = cs.tshark_lines(pcap, "http.response")
-        check(len(requests) == len(cases) and len(responses) == len(cases),
-              f"tshark: {len(requests)} requests, {len(responses)} responses for {len(cases)} exchanges")
+        exchanges = len(cases) + 1  # and the kept-alive connection's good one
+        check(len(requests) == exchanges and len(responses) == exchanges,
+              f"tshark: {len(requests)} requests, {len(responses)} responses for {exchanges} exchanges")
         flagged = cs.tshark_lines(pcap, "tcp.analysis.flags")
         check(flagged == [], f"tcp.analysis.flags: {flagged[:5]}")
         print(f"PASS: {len(cases)} exchanges, hoplens's own answers included, in the HAR and the pcapng",
