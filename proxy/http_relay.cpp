@@ -4,6 +4,7 @@
 #include "proxy/http1_serialize.hpp"
 #include "proxy/message_transfer.hpp"
 #include "proxy/relay_support.hpp"
+#include "proxy/scoped_count.hpp"
 #include "proxy/services.hpp"
 #include "proxy/session.hpp"
 #include "proxy/tap.hpp"
@@ -126,7 +127,7 @@ bool is_idempotent(std::string_view method) { // RFC 9110 §9.2.2
 // connection is spent. The access log line is written at the end, with the tunnel's bytes.
 net::awaitable<relay_end> relay_websocket(services& svc, worker& w, client_leg& client,
                                           relay_state& st, exchange_record record,
-                                          std::optional<in_flight_exchange>& in_flight) {
+                                          std::optional<scoped_count>& in_flight) {
     // A graceful stop ends tunnels, it does not wait for them: counted as one from here.
     const auto counted = w.tunnels.hold();
     in_flight.reset();
@@ -225,7 +226,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
     }
     const message_head& head = request.head();
     diag::add(svc.counters.requests_total);
-    std::optional<in_flight_exchange> in_flight(std::in_place, svc.exchanges_in_flight);
+    std::optional<scoped_count> in_flight(std::in_place, svc.exchanges_in_flight);
     if (head.method() == "CONNECT") {
         if (client.mode != conf::listen_mode::explicit_proxy || client.fixed_target) {
             diag::add(svc.counters.bad_requests_total);

@@ -140,7 +140,7 @@ net::awaitable<void> listeners::handle_signals(std::function<void()> on_hangup) 
         net::post(w->io, [&tunnels = w->tunnels] { tunnels.end_all(); });
     }
     auto tunnels_open = [this] {
-        std::size_t n = 0;
+        std::uint64_t n = 0;
         for (const auto& w : workers_) {
             n += w->tunnels.open();
         }

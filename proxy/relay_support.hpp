@@ -1,6 +1,6 @@
 #pragma once
 // The parts of the HTTP relay that do no I/O: where a request goes, and the bookkeeping around
-// one client connection (capture events, exchanges in flight). Kept apart from the relay's
+// one client connection (capture events). Kept apart from the relay's
 // coroutines so that each file has one purpose.
 
 #include "proxy/http1_parser.hpp"
@@ -24,19 +24,6 @@ struct routed {
 // TLS modes and CONNECT tunnels: the connection's fixed target. Explicit mode: the absolute
 // URL. http mode: the Host header (RFC 9112 §3.2). nullopt and `why` when none is usable.
 std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why);
-
-// Counts the exchange as in flight for as long as it is in scope (a graceful stop waits).
-struct in_flight_exchange {
-    explicit in_flight_exchange(std::atomic<std::uint64_t>& n) : count(n) {
-        count.fetch_add(1, std::memory_order_relaxed);
-    }
-    ~in_flight_exchange() {
-        count.fetch_sub(1, std::memory_order_relaxed);
-    }
-    in_flight_exchange(const in_flight_exchange&) = delete;
-    in_flight_exchange& operator=(const in_flight_exchange&) = delete;
-    std::atomic<std::uint64_t>& count;
-};
 
 // The capture's view of this client connection: opened at its first exchange (a connection
 // that only says CONNECT is not one), closed when the relay ends.

@@ -6,6 +6,7 @@
 // moved either way for `idle`.
 
 #include "proxy/byte_stream.hpp"
+#include "proxy/scoped_count.hpp"
 #include "proxy/tap.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -37,7 +38,7 @@ class tunnel_registry {
   public:
     // Ends every open tunnel now, and every later one as it starts.
     void end_all();
-    std::size_t open() const {
+    std::uint64_t open() const {
         return open_.load(std::memory_order_relaxed);
     }
     bool ending() const {
@@ -47,29 +48,15 @@ class tunnel_registry {
     void add(net::steady_timer& watchdog);
     void remove(net::steady_timer& watchdog);
 
-    // Counts a tunnel in open() for as long as it lives: from before the tunnel starts (a
-    // WebSocket's 101 on its way) until its end has been recorded.
-    class held {
-      public:
-        explicit held(std::atomic<std::size_t>& open) : open_(open) {
-            open_.fetch_add(1, std::memory_order_relaxed);
-        }
-        ~held() {
-            open_.fetch_sub(1, std::memory_order_relaxed);
-        }
-        held(const held&) = delete;
-        held& operator=(const held&) = delete;
-
-      private:
-        std::atomic<std::size_t>& open_;
-    };
-    held hold() {
-        return held(open_);
+    // Counts a tunnel in open() for as long as the result lives: from before the tunnel
+    // starts (a WebSocket's 101 on its way) until its end has been recorded.
+    scoped_count hold() {
+        return scoped_count(open_);
     }
 
   private:
     std::vector<net::steady_timer*> watchdogs_;
-    std::atomic<std::size_t> open_{0};
+    std::atomic<std::uint64_t> open_{0};
     bool ending_ = false;
 };
 
