@@ -1,19 +1,13 @@
 #include "proxy/relay_support.hpp"
 
 #include "proxy/http1_serialize.hpp"
+#include "head_of.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace hoplens::proxy;
 
-namespace {
-
-message_head head_of(std::string_view wire, http1_parser& p) {
-    REQUIRE(p.feed(wire).status == parse_status::head_complete);
-    return p.head();
-}
-
-} // namespace
+using test::head_of;
 
 TEST_CASE("each listener mode routes a request to its own target") {
     std::string why;

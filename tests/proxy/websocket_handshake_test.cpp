@@ -1,19 +1,13 @@
 #include "proxy/websocket_handshake.hpp"
 
 #include "proxy/http1_serialize.hpp"
+#include "head_of.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace hoplens::proxy;
 
-namespace {
-
-message_head head_of(std::string_view wire, http1_parser& p) {
-    REQUIRE(p.feed(wire).status == parse_status::head_complete);
-    return p.head();
-}
-
-} // namespace
+using test::head_of;
 
 TEST_CASE("a WebSocket upgrade is recognized, and only websocket offered") {
     auto asks = [](std::string_view wire) {
