@@ -129,7 +129,7 @@ void serialize_response_head(const message_head& head, connection_field connecti
     append_fields(out, head, connection, false);
 }
 
-std::string make_error_response(int status, std::string_view reason) {
+std::string make_error_response(int status, std::string_view reason, bool to_head) {
     std::string_view text = "Error";
     switch (status) {
     case 400: text = "Bad Request"; break;
@@ -146,7 +146,9 @@ std::string make_error_response(int status, std::string_view reason) {
     std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(text) + "\r\n";
     out += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size());
     out += "\r\nConnection: close\r\nServer: hoplens\r\n\r\n";
-    out += body;
+    if (!to_head) {
+        out += body;
+    }
     return out;
 }
 

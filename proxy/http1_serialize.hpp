@@ -33,7 +33,8 @@ void serialize_response_head(const message_head& head, connection_field connecti
 
 // A complete response that hoplens itself sends (4xx/5xx): a one-line plain-text reason
 // as the body, and `Connection: close`, since after an error the framing of the client's
-// stream can no longer be trusted.
-std::string make_error_response(int status, std::string_view reason);
+// stream can no longer be trusted. `to_head`: the answer to a HEAD request, which has the
+// same head and no body (RFC 9110 §9.3.2); the reason is then in the log only.
+std::string make_error_response(int status, std::string_view reason, bool to_head = false);
 
 } // namespace hoplens::proxy

@@ -193,9 +193,10 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
     // on, or shown by tapped_relay::unsent): an answer to a request the capture never saw (a
     // malformed head, a refused CONNECT) would stand in the pcapng with no request before it.
     bool request_shown = false;
+    bool answers_head = false; // the request parsed is a HEAD: the answer has no body
     auto fail = [&](int status, const std::string& reason) -> net::awaitable<relay_end> {
         spdlog::info("conn {} {}: {} {}", client.id, client_text, status, reason);
-        const auto answer = make_error_response(status, reason);
+        const auto answer = make_error_response(status, reason, answers_head);
         down.expires_after(std::chrono::seconds(5));
         const error_code ec = co_await down.write_all(net::buffer(answer));
         if (!ec && request_shown && svc.capture.enabled()) {
@@ -225,6 +226,7 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
         co_return co_await fail(431, std::string(request.error_reason()));
     }
     const message_head& head = request.head();
+    answers_head = head.method() == "HEAD";
     diag::add(svc.counters.requests_total);
     std::optional<scoped_count> in_flight(std::in_place, svc.exchanges_in_flight);
     if (head.method() == "CONNECT") {

@@ -105,6 +105,19 @@ class UpstreamErrors(scenario.AliveTestCase):
                 self.assertEqual(status, 502, body)
                 self.assertIn(b"refused", body.lower())
 
+    def test_an_error_answering_head_has_no_body(self):
+        """RFC 9110 §9.3.2: the answer to HEAD is a head; its Content-Length is the body a GET
+        would have had. Before, the reason followed it, bytes a client reads as the start of
+        the next response."""
+        with S.raw("http", timeout=10.0) as conn:
+            conn.send(request_bytes(S, "http", "/files/small", host="dead.test", method="HEAD"))
+            got, closed = conn.read_until_close(timeout=5.0)
+        head, _, rest = got.partition(b"\r\n\r\n")
+        self.assertEqual(client.status_of(got), 502, got)
+        self.assertIn(b"\r\nContent-Length: ", head)
+        self.assertEqual(rest, b"", "a body after the answer to HEAD")
+        self.assertTrue(closed)
+
     def test_unknown_name_is_502_with_reason(self):
         for mode in scenario.selected(("explicit", "sni", "http", "explicit-http")):
             with self.subTest(mode=mode):

@@ -284,6 +284,9 @@ TEST_CASE("error responses carry the reason as their body") {
     CHECK(r.starts_with("HTTP/1.1 502 Bad Gateway\r\n"));
     CHECK(r.find("Content-Length: 37\r\n") != std::string::npos);
     CHECK(r.ends_with("\r\n\r\nupstream certificate for a.test: bad\n"));
+    // RFC 9110 §9.3.2: the answer to HEAD is the same head, with no body.
+    const auto h = make_error_response(502, "upstream certificate for a.test: bad", true);
+    CHECK(h == r.substr(0, r.find("\r\n\r\n") + 4));
 }
 
 TEST_CASE("an upgrade request and its 101 end at their heads: what follows is the new protocol") {
