@@ -45,7 +45,13 @@ class json_writer {
     }
 
   private:
-    void separate();
+    // Whether a comma goes before the next member or element; records that one follows.
+    bool separate();
+    void open(char bracket);
+    // A string, after its separator, then a colon if it names a member.
+    void token(std::string_view text, bool as_key);
+    static std::size_t plain_prefix(std::string_view text);
+    // `text` as a JSON string with its escapes.
     void quote(std::string_view text);
 
     std::string& out_;

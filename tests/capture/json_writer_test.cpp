@@ -65,6 +65,34 @@ TEST_CASE("json_writer writes what boost::json::serialize writes") {
     CHECK(written == boost::json::serialize(tree));
 }
 
+// Names and values are copied whole when no byte needs attention, checked a word at a time
+// with the short rest padded into one word: an escape or a UTF-8 sequence must be found at
+// every length and position, in a member name as in a value.
+TEST_CASE("json_writer finds an escape at every position of short and long strings") {
+    for (const std::string special : {"\"", "\\", "\x01", "\x7f", "\xc3\xa9", "\xff"}) {
+        for (std::size_t len = 0; len <= 24; ++len) {
+            for (std::size_t at = 0; at <= len; ++at) {
+                std::string text(len, 'a');
+                text.insert(at, special);
+                boost::json::object tree;
+                tree[text] = text;
+                tree["after"] = 1;
+                std::string written;
+                json_writer w(written);
+                w.begin_object();
+                w.member(text, text);
+                w.member("after", 1);
+                w.end_object();
+                if (special == "\xff") { // not UTF-8: ISO-8859-1, unlike boost::json
+                    CHECK(boost::json::parse(written).as_object().at("after") == 1);
+                    continue;
+                }
+                CHECK_MESSAGE(written == boost::json::serialize(tree), "at ", at, " of ", len);
+            }
+        }
+    }
+}
+
 std::string quoted(std::string_view text) {
     std::string out;
     json_writer w(out);
