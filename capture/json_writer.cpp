@@ -91,7 +91,9 @@ void json_writer::token(std::string_view text, bool as_key) {
     if (comma) {
         *p++ = ',';
     }
-    std::memcpy(p + 1, text.data(), text.size());
+    if (!text.empty()) { // an empty view's data() may be null, which memcpy must not get
+        std::memcpy(p + 1, text.data(), text.size());
+    }
     if (as_key) {
         p[text.size() + 2] = ':';
     }

@@ -102,6 +102,11 @@ std::string quoted(std::string_view text) {
 
 // Header values may carry obs-text (RFC 9110 5.5), found by the http1_reassembly fuzzer: raw
 // bytes that are not UTF-8 made the HAR file invalid JSON, which devtools refuse to open.
+// Found by the http1_reassembly corpus under UBSan: an empty view's data() is null.
+TEST_CASE("an empty view without storage is an empty string") {
+    CHECK(quoted(std::string_view{}) == "\"\"");
+}
+
 TEST_CASE("bytes that are not UTF-8 are written as ISO-8859-1; UTF-8 is kept as it is") {
     CHECK(quoted("a=b;\xa0" "c=d") == "\"a=b;\\u00a0c=d\"");
     CHECK(quoted("caf\xe9") == "\"caf\\u00e9\"");                       // Latin-1, not UTF-8
