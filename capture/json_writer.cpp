@@ -74,12 +74,12 @@ std::size_t json_writer::plain_prefix(std::string_view text) {
 // one memcpy, where a byte-wise build cost ~350 instructions per member name (callgrind,
 // bench/recorder_bench: JSON quoting was 41% of the capture thread's instructions).
 void json_writer::token(std::string_view text, bool as_key) {
-    const bool comma = separate();
-    if (plain_prefix(text) != text.size()) {
+    const bool comma = take_comma();
+    if (const std::size_t plain = plain_prefix(text); plain != text.size()) {
         if (comma) {
             out_ += ',';
         }
-        quote(text);
+        quote(text, plain);
         if (as_key) {
             out_ += ':';
         }
@@ -99,7 +99,7 @@ void json_writer::token(std::string_view text, bool as_key) {
     }
 }
 
-bool json_writer::separate() {
+bool json_writer::take_comma() {
     if (after_key_) {
         after_key_ = false;
         return false;
@@ -109,16 +109,16 @@ bool json_writer::separate() {
     return comma;
 }
 
-void json_writer::open(char bracket) {
-    if (separate()) {
+void json_writer::separate() {
+    if (take_comma()) {
         out_ += ',';
     }
-    out_ += bracket;
-    first_ = true;
 }
 
 void json_writer::begin_object() {
-    open('{');
+    separate();
+    out_ += '{';
+    first_ = true;
 }
 
 void json_writer::end_object() {
@@ -127,7 +127,9 @@ void json_writer::end_object() {
 }
 
 void json_writer::begin_array() {
-    open('[');
+    separate();
+    out_ += '[';
+    first_ = true;
 }
 
 void json_writer::end_array() {
@@ -144,12 +146,12 @@ void json_writer::value(std::string_view text) {
     token(text, false);
 }
 
-void json_writer::quote(std::string_view text) {
+void json_writer::quote(std::string_view text, std::size_t plain) {
     static constexpr char hex[] = "0123456789abcdef";
     out_.reserve(out_.size() + text.size() + 2);
     out_ += '"';
     std::size_t run = 0; // bytes copied as a block: most text needs no escape
-    for (std::size_t i = plain_prefix(text); i < text.size(); ++i) {
+    for (std::size_t i = plain; i < text.size(); ++i) {
         std::uint64_t w = 0;
         while (i + 8 <= text.size() && (std::memcpy(&w, text.data() + i, 8), !any_escape(w))) {
             i += 8;
@@ -189,24 +191,21 @@ void json_writer::quote(std::string_view text) {
 }
 
 void json_writer::value_base64(std::string_view bytes) {
-    out_ += separate() ? ",\"" : "\"";
+    separate();
+    out_ += '"';
     base64_append(out_, bytes); // the base64 alphabet needs no escapes
     out_ += '"';
 }
 
 void json_writer::value(std::int64_t number) {
-    if (separate()) {
-        out_ += ',';
-    }
+    separate();
     std::array<char, 24> buf{};
     const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), number);
     out_.append(buf.data(), r.ptr);
 }
 
 void json_writer::value(double number) {
-    if (separate()) {
-        out_ += ',';
-    }
+    separate();
     // boost::json's own formatting ("1.5E0"): the files keep the form they always had.
     const boost::json::value v(number);
     boost::json::serializer sr;
@@ -216,9 +215,7 @@ void json_writer::value(double number) {
 }
 
 void json_writer::value(bool flag) {
-    if (separate()) {
-        out_ += ',';
-    }
+    separate();
     out_ += flag ? "true" : "false";
 }
 

@@ -46,13 +46,13 @@ class json_writer {
 
   private:
     // Whether a comma goes before the next member or element; records that one follows.
-    bool separate();
-    void open(char bracket);
+    bool take_comma();
+    void separate(); // the comma, if one goes here
     // A string, after its separator, then a colon if it names a member.
     void token(std::string_view text, bool as_key);
     static std::size_t plain_prefix(std::string_view text);
-    // `text` as a JSON string with its escapes.
-    void quote(std::string_view text);
+    // `text` as a JSON string with its escapes; its first `plain` bytes need none.
+    void quote(std::string_view text, std::size_t plain);
 
     std::string& out_;
     bool first_ = true;      // no member or element yet in the innermost container
