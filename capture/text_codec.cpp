@@ -6,6 +6,10 @@
 #include <cstring>
 #include <strings.h>
 
+#if defined(__x86_64__)
+#include <tmmintrin.h>
+#endif
+
 namespace hoplens::capture {
 
 namespace {
@@ -22,6 +26,42 @@ constexpr std::array<char, 2 * 4096> base64_pairs = [] {
     }
     return t;
 }();
+
+#if defined(__x86_64__)
+// 12 input bytes to 16 base64 characters per step (W. Muła and D. Lemire, "Faster Base64
+// Encoding and Decoding Using AVX2 Instructions", 2018, with SSSE3's 16-byte registers):
+// a binary body's 1 MiB of HAR text went through the scalar loop at ~1.5 GB/s, 11% of the
+// capture thread in bulk downloads. Reads 16 bytes for every 12 it encodes: the caller
+// leaves 4 readable bytes past the last step.
+__attribute__((target("ssse3"))) std::size_t base64_ssse3(char* out, const char* in,
+                                                          std::size_t n) {
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 12, out += 16) {
+        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+        // Each 32-bit lane gets the 3 bytes of one group, as bytes 1, 0, 2, 1.
+        v = _mm_shuffle_epi8(v, _mm_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1));
+        // The four 6-bit values of each lane, one per byte, moved into place by multiplies.
+        const __m128i ac = _mm_mulhi_epu16(_mm_and_si128(v, _mm_set1_epi32(0x0fc0fc00)),
+                                           _mm_set1_epi32(0x04000040));
+        const __m128i bd = _mm_mullo_epi16(_mm_and_si128(v, _mm_set1_epi32(0x003f03f0)),
+                                           _mm_set1_epi32(0x01000010));
+        const __m128i sextets = _mm_or_si128(ac, bd);
+        // Each value's offset to its ASCII character, by the range it falls in: 0-25 'A',
+        // 26-51 'a', 52-61 '0', 62 '+', 63 '/'.
+        __m128i range = _mm_subs_epu8(sextets, _mm_set1_epi8(51));
+        const __m128i below_26 = _mm_cmpgt_epi8(_mm_set1_epi8(26), sextets);
+        range = _mm_or_si128(range, _mm_and_si128(below_26, _mm_set1_epi8(13)));
+        const __m128i offsets = _mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                              '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                              '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                         _mm_add_epi8(_mm_shuffle_epi8(offsets, range), sextets));
+    }
+    return i;
+}
+
+const bool has_ssse3 = __builtin_cpu_supports("ssse3");
+#endif
 
 } // namespace
 
@@ -46,6 +86,12 @@ void base64_append(std::string& out, std::string_view bytes) {
     out.resize(start + (bytes.size() + 2) / 3 * 4, '=');
     char* o = out.data() + start;
     std::size_t i = 0;
+#if defined(__x86_64__)
+    if (has_ssse3) {
+        i = base64_ssse3(o, bytes.data(), bytes.size());
+        o += i / 3 * 4;
+    }
+#endif
     for (; i + 3 <= bytes.size(); i += 3) {
         const auto n = (std::uint32_t(std::uint8_t(bytes[i])) << 16) |
                        (std::uint32_t(std::uint8_t(bytes[i + 1])) << 8) |
@@ -107,6 +153,15 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 
 bool is_valid_utf8(std::string_view bytes) {
     for (std::size_t i = 0; i < bytes.size();) {
+        // ASCII 8 bytes at a time: a text body of up to 1 MiB is checked whole, and most are
+        // all or nearly all ASCII.
+        if (std::uint64_t w = 0; i + 8 <= bytes.size()) {
+            std::memcpy(&w, bytes.data() + i, 8);
+            if ((w & 0x8080808080808080) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         const std::size_t len = utf8_sequence_length(bytes, i);
         if (len == 0) {
             return false;
