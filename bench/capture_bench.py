@@ -19,7 +19,8 @@ PROXY_CPU (0), CLIENT_CPU (1), HOPLENS_BIN, HOPLENS_BASE_BIN (a third subject, "
 that build with captures on, interleaved with the others, to A/B a change to the capture
 path), KEEP_FILES (let the capture files grow across runs, as a user's do, instead of
 emptying them after each run; ~2 GB of disk per bulk run), CAPTURE_DIR (where the files go),
-JSON (a file for the raw results). Needs nginx, wrk, taskset.
+JSON (a file for the raw results), ONLY (run only the loads whose name starts with this:
+"keep-alive" or "bulk"). Needs nginx, wrk, taskset.
 """
 import json
 import os
@@ -45,6 +46,7 @@ TARGET = 0.85
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOADS = {"keep-alive 91 B": ("/files/small", SMALL_CONNS, 91),
          "bulk 10 MiB": ("/files/10m", BULK_CONNS, 10 * 1024 * 1024)}
+LOADS = {k: v for k, v in LOADS.items() if k.startswith(os.environ.get("ONLY", ""))}
 
 
 def log(msg):
