@@ -50,7 +50,8 @@ def check_files(har, pcapng, urls, what):
     check(ok, f"{what} HAR invalid: {out}")
     check(har_urls(har) == sorted(urls), f"{what} HAR holds {har_urls(har)}, expected {sorted(urls)}")
     n = len(cs.tshark_lines(pcapng, "http.request"))
-    check(n == len(urls), f"{what} pcapng has {n} HTTP requests, expected {len(urls)}")
+    check(n == len(urls), f"{what} pcapng has {n} HTTP requests, expected {len(urls)}; its packets:\n" +
+          "\n".join(cs.tshark_lines(pcapng, "frame")[:20]))
     check(cs.tshark_lines(pcapng, "tcp.analysis.flags") == [], f"{what} pcapng has TCP analysis flags")
 
 
