@@ -60,7 +60,15 @@ __attribute__((target("ssse3"))) std::size_t base64_ssse3(char* out, const char*
     return i;
 }
 
-const bool has_ssse3 = __builtin_cpu_supports("ssse3");
+// Asked at first use, not by a static initializer: __builtin_cpu_supports needs the CPU
+// detection (__builtin_cpu_init) to have run, which one constructor cannot count on in another.
+bool has_ssse3() {
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("ssse3") != 0;
+    }();
+    return has;
+}
 #endif
 
 } // namespace
@@ -87,7 +95,7 @@ void base64_append(std::string& out, std::string_view bytes) {
     char* o = out.data() + start;
     std::size_t i = 0;
 #if defined(__x86_64__)
-    if (has_ssse3) {
+    if (has_ssse3()) {
         i = base64_ssse3(o, bytes.data(), bytes.size());
         o += i / 3 * 4;
     }

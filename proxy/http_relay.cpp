@@ -299,34 +299,15 @@ net::awaitable<std::optional<relay_end>> relay_exchange(services& svc, worker& w
     }
     if (outcome != head_outcome::ok) {
         diag::add(svc.counters.upstream_errors_total);
-        st.drop_upstream();
-        // The reason is built before the co_await: GCC 12 destroyed the temporaries of a
-        // conditional expression inside a co_await twice (a double free, found by review).
-        std::string reason = "upstream " + where->target.key();
-        int status = 502;
-        switch (outcome) {
-        case head_outcome::timeout:
+        if (outcome == head_outcome::timeout) {
             diag::add(svc.counters.upstream_timeouts_total);
-            status = 504;
-            reason += " sent no response within " +
-                      std::to_string(opt.timeout.upstream_response.count()) + " ms";
-            break;
-        case head_outcome::bad:
-            reason += " sent a malformed response: ";
-            reason += response.error_reason();
-            break;
-        case head_outcome::too_large:
-            reason += " sent a response head larger than " +
-                      std::to_string(opt.max_header_bytes) + " bytes";
-            break;
-        default:
-            if (body_refused.empty()) {
-                reason += " closed the connection without a response";
-            } else {
-                reason.append(" ").append(body_refused);
-            }
         }
-        co_return co_await fail(status, reason);
+        st.drop_upstream();
+        // Built before the co_await: GCC 12 destroyed the temporaries of a conditional
+        // expression inside a co_await twice (a double free, found by review).
+        const upstream_failure failure =
+            no_response(outcome, where->target.key(), response, opt, body_refused);
+        co_return co_await fail(failure.status, failure.reason);
     }
     const double upstream_ms =
         std::chrono::duration<double, std::milli>(steady::now() - sent_at).count();

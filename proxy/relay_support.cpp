@@ -90,4 +90,29 @@ std::string peer_text(const tcp::endpoint& ep) {
     return authority_text(host_port{ep.address().to_string(), ep.port()});
 }
 
+upstream_failure no_response(head_outcome outcome, const std::string& target,
+                             const http1_parser& response, const conf::run_options& opt,
+                             const std::string& body_refused) {
+    upstream_failure failure{502, "upstream " + target};
+    switch (outcome) {
+    case head_outcome::timeout:
+        failure.status = 504;
+        failure.reason += " sent no response within " +
+                          std::to_string(opt.timeout.upstream_response.count()) + " ms";
+        break;
+    case head_outcome::bad:
+        failure.reason += " sent a malformed response: ";
+        failure.reason += response.error_reason();
+        break;
+    case head_outcome::too_large:
+        failure.reason += " sent a response head larger than " +
+                          std::to_string(opt.max_header_bytes) + " bytes";
+        break;
+    default:
+        failure.reason += body_refused.empty() ? " closed the connection without a response"
+                                               : " " + body_refused;
+    }
+    return failure;
+}
+
 } // namespace hoplens::proxy

@@ -5,6 +5,7 @@
 
 #include "proxy/http1_parser.hpp"
 #include "proxy/http_relay.hpp"
+#include "proxy/message_transfer.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -24,6 +25,12 @@ struct routed {
 // TLS modes and CONNECT tunnels: the connection's fixed target. Explicit mode: the absolute
 // URL. http mode: the Host header (RFC 9112 §3.2). nullopt and `why` when none is usable.
 std::optional<routed> route(const client_leg& client, const message_head& head, std::string& why);
+
+// What the client is told when the origin sent no usable response head: 504 for a timeout,
+// 502 otherwise, with why (and why the origin stopped taking the body, if it did).
+upstream_failure no_response(head_outcome outcome, const std::string& target,
+                             const http1_parser& response, const conf::run_options& opt,
+                             const std::string& body_refused);
 
 // The capture's view of this client connection: opened at its first exchange (a connection
 // that only says CONNECT is not one), closed when the relay ends.
